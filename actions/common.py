@@ -1,0 +1,80 @@
+"""What every action shares: records access off the event loop, replies, and failure handling."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.assistant.replies import TALK_TO_HUMAN, Reply
+from bot.records.database import RecordsUnavailable, transaction
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RECORDS_UNAVAILABLE = Reply(
+    "Ich kann gerade leider nicht auf Ihre Kundendaten zugreifen. Bitte versuchen Sie es in ein paar Minuten "
+    "noch einmal, oder ich verbinde Sie mit einer Mitarbeiterin oder einem Mitarbeiter.",
+    (TALK_TO_HUMAN,),
+)
+SOMETHING_WENT_WRONG = Reply(
+    "Entschuldigung, bei mir ist gerade ein technischer Fehler aufgetreten. Ich verbinde Sie gern mit einer "
+    "Mitarbeiterin oder einem Mitarbeiter.",
+    (TALK_TO_HUMAN,),
+)
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    dispatcher.utter_message(text=reply.text, buttons=[b.as_dict() for b in reply.buttons] or None)
+
+
+def now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+async def in_records(settings: Settings, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction on a worker thread, so a slow query never blocks other conversations."""
+
+    def run() -> T:
+        with transaction(settings.database_url) as session:
+            return work(session)
+
+    try:
+        return await asyncio.to_thread(run)
+    except SQLAlchemyError as error:
+        logger.warning("Customer records unavailable: %s", error.__class__.__name__)
+        raise RecordsUnavailable(str(error)) from error
+
+
+def verified_customer_id(tracker: Tracker) -> int | None:
+    value = tracker.get_slot("verified_customer")
+    return int(value) if value is not None else None
+
+
+class RecordsAction(Action):
+    """An action that never raises into Rasa: record outages and bugs become a polite message."""
+
+    def name(self) -> str:  # pragma: no cover - every subclass names itself
+        raise NotImplementedError
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                  settings: Settings) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return await self.act(dispatcher, tracker, domain, get_settings())
+        except RecordsUnavailable:
+            send(dispatcher, RECORDS_UNAVAILABLE)
+        except Exception:
+            logger.exception("Action %s failed", self.name())
+            send(dispatcher, SOMETHING_WENT_WRONG)
+        return []

@@ -1,0 +1,110 @@
+"""Start of a conversation, handoff to a human, fallbacks, goodbye and rating."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from bot.assistant.handoff import request_handoff, store_rating
+from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
+from bot.settings import Settings, get_settings
+
+OFFER_HUMAN_AFTER_MISUNDERSTANDING = Reply(
+    "Ich habe Sie leider wieder nicht verstanden. Möchten Sie mit einer Mitarbeiterin oder einem Mitarbeiter "
+    "sprechen?",
+    (TALK_TO_HUMAN, NO_THANKS),
+)
+
+
+class ActionSessionStart(Action):
+    """Every conversation starts by saying that this is an automated assistant."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        company = get_settings().company_name
+        dispatcher.utter_message(
+            text=f"Willkommen beim Kundenservice von {company}. Ich bin ein automatischer Assistent, kein Mensch. "
+                 "Sie können jederzeit darum bitten, mit einer Mitarbeiterin oder einem Mitarbeiter zu sprechen.")
+        return [SessionStarted(), ActionExecuted("action_listen")]
+
+
+class ActionRequestHuman(RecordsAction):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                  settings: Settings) -> list[dict[str, Any]]:
+        customer_id = verified_customer_id(tracker)
+        moment = now()
+        reason = tracker.get_slot("cancellation_reason") or "customer_request"
+        reply = await in_records(settings, lambda s: request_handoff(
+            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment))
+        send(dispatcher, reply)
+        return []
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row were not understood."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if consecutive_fallbacks(tracker) >= 2:
+            send(dispatcher, OFFER_HUMAN_AFTER_MISUNDERSTANDING)
+        else:
+            dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionGoodbye(Action):
+    """Ask for a rating once; after that, just say goodbye."""
+
+    def name(self) -> str:
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        asked_before = any(e.get("event") == "action" and e.get("name") == "action_goodbye"
+                           for e in tracker.events[:-1])
+        if tracker.get_slot("rating") is None and not asked_before:
+            dispatcher.utter_message(response="utter_ask_rating")
+        else:
+            dispatcher.utter_message(response="utter_goodbye")
+        return []
+
+
+class ActionStoreRating(RecordsAction):
+    def name(self) -> str:
+        return "action_store_rating"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                  settings: Settings) -> list[dict[str, Any]]:
+        value = tracker.get_slot("rating")
+        if value is None or not 1 <= int(value) <= 5:
+            dispatcher.utter_message(response="utter_ask_rating")
+            return [SlotSet("rating", None)]
+        moment = now()
+        await in_records(settings, lambda s: store_rating(
+            s, conversation_id=tracker.sender_id, customer_id=verified_customer_id(tracker), rating=int(value),
+            now=moment))
+        dispatcher.utter_message(text="Vielen Dank für Ihre Bewertung! Auf Wiedersehen.")
+        return []

@@ -1,0 +1,76 @@
+"""Validation of the verification form and of the optional cancellation reason."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import RECORDS_UNAVAILABLE, in_records, send
+from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number, parse_secret, verify
+from bot.nlp.reasons import detect_reason
+from bot.records.database import RecordsUnavailable
+from bot.retention.offers import REASONS
+from bot.settings import get_settings
+
+
+class ValidateVerificationForm(FormValidationAction):
+    """Customer number plus postcode or birth date; the answer never says which of them was wrong."""
+
+    def name(self) -> str:
+        return "validate_verification_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: dict[str, Any]) -> list[str]:
+        if (tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS or tracker.get_slot("verified_customer"):
+            return []  # locked out, or already known: nothing to ask
+        return domain_slots
+
+    def validate_customer_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: dict[str, Any]) -> dict[str, Any]:
+        number = normalise_customer_number(str(value) if value is not None else None)
+        if number is None:
+            dispatcher.utter_message(text="Das sieht nicht wie eine Kundennummer aus. Sie beginnt mit K und hat "
+                                          "sechs Ziffern, zum Beispiel K123456. Sie finden sie auf jeder Rechnung.")
+            return {"customer_id": None}
+        return {"customer_id": number}
+
+    async def validate_verification_secret(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                           domain: dict[str, Any]) -> dict[str, Any]:
+        secret = parse_secret(str(value) if value is not None else None)
+        if not secret.given:
+            dispatcher.utter_message(text="Bitte nennen Sie Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum "
+                                          "im Format TT.MM.JJJJ.")
+            return {"verification_secret": None}
+        number = tracker.get_slot("customer_id")
+        try:
+            customer_id = await in_records(get_settings(), lambda s: verify(s, customer_number=number, secret=secret))
+        except RecordsUnavailable:
+            send(dispatcher, RECORDS_UNAVAILABLE)
+            return {"verification_secret": None}
+        if customer_id is not None:
+            dispatcher.utter_message(text="Vielen Dank, Sie sind identifiziert.")
+            # The secret itself is not kept in the conversation.
+            return {"verification_secret": "verified", "verified_customer": float(customer_id),
+                    "verification_failures": 0.0}
+        failures = int(tracker.get_slot("verification_failures") or 0) + 1
+        if failures >= MAX_ATTEMPTS:
+            return {"customer_id": None, "verification_secret": None, "verification_failures": float(failures)}
+        dispatcher.utter_message(
+            text=f"Diese Angaben passen leider nicht zusammen. Bitte prüfen Sie Ihre Kundennummer und Ihre "
+                 f"Postleitzahl bzw. Ihr Geburtsdatum und versuchen Sie es noch einmal "
+                 f"(Versuch {failures + 1} von {MAX_ATTEMPTS}).")
+        return {"customer_id": None, "verification_secret": None, "verification_failures": float(failures)}
+
+
+class ValidateCancellationForm(FormValidationAction):
+    """The reason is optional and free: whatever the customer says maps to one of the canonical reasons."""
+
+    def name(self) -> str:
+        return "validate_cancellation_form"
+
+    def validate_cancellation_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: dict[str, Any]) -> dict[str, Any]:
+        if value in REASONS:
+            return {"cancellation_reason": value}
+        return {"cancellation_reason": detect_reason(str(value or "")) or "other"}

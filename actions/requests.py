@@ -1,0 +1,136 @@
+"""action_serve_request: answer a request from the records, identifying the customer first if needed."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from bot.assistant import service_answers
+from bot.assistant.cancellation import cancel_contract, propose_offer
+from bot.assistant.mail import deliver
+from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
+from bot.assistant.verification import MAX_ATTEMPTS
+from bot.records.models import Customer
+from bot.settings import Settings
+
+# The request each intent stands for.
+REQUEST_OF_INTENT = {
+    "ask_contract": "ask_contract",
+    "ask_bill": "ask_bill",
+    "change_plan": "change_plan",
+    "pause_contract": "pause_contract",
+    "report_problem": "report_problem",
+    "identify": "identify",
+    "cancel_contract": "cancellation",
+    "cancel_now": "cancel_now",
+}
+FORMS = ("verification_form", "cancellation_form")
+
+NOT_VERIFIED = Reply(
+    "Ich konnte Sie leider nicht identifizieren. Aus Sicherheitsgründen versuche ich es in diesem Gespräch nicht "
+    "noch einmal. Eine Mitarbeiterin oder ein Mitarbeiter hilft Ihnen gern weiter.",
+    (TALK_TO_HUMAN, NO_THANKS),
+)
+IDENTIFY_FOR_CANCELLATION = Reply(
+    "Für die Kündigung brauche ich nur Ihre Kundennummer und zur Sicherheit Ihre Postleitzahl oder Ihr Geburtsdatum."
+)
+
+
+def current_request(tracker: Tracker) -> str | None:
+    """The request of the message that triggered this action, or, after a form, the one that was waiting."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if tracker.latest_action_name not in FORMS and intent in REQUEST_OF_INTENT:
+        return REQUEST_OF_INTENT[intent]
+    return tracker.get_slot("pending_request")
+
+
+class ActionServeRequest(RecordsAction):
+    def name(self) -> str:
+        return "action_serve_request"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                  settings: Settings) -> list[dict[str, Any]]:
+        request = current_request(tracker)
+        customer_id = verified_customer_id(tracker)
+        reason = tracker.get_slot("cancellation_reason")
+
+        if request == "cancellation" and tracker.get_slot("offer_pending"):
+            request = "cancel_now"  # asking to cancel again after the offer: no second offer, no "are you sure"
+        if request == "cancellation" and reason is None:
+            # The optional reason question, shown with the button to cancel right away.
+            return [SlotSet("pending_request", request), ActiveLoop("cancellation_form")]
+        if customer_id is None:
+            if (tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS:
+                send(dispatcher, NOT_VERIFIED)
+                return [SlotSet("pending_request", None)]
+            if request in ("cancellation", "cancel_now"):
+                send(dispatcher, IDENTIFY_FOR_CANCELLATION)
+            return [SlotSet("pending_request", request), ActiveLoop("verification_form")]
+        return await self._serve(dispatcher, tracker, settings, request, customer_id, reason)
+
+    async def _serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
+                     request: str | None, customer_id: int, reason: str | None) -> list[dict[str, Any]]:
+        moment = now()
+        today = moment.date()
+        events: list[dict[str, Any]] = [SlotSet("pending_request", None)]
+        if request == "cancellation":
+            proposal = await in_records(settings, lambda s: propose_offer(
+                s, customer_id=customer_id, reason=reason, today=today))
+            if proposal is not None:
+                send(dispatcher, proposal.reply)
+                return events + [SlotSet("offer_code", proposal.offer_code), SlotSet("offer_pending", True)]
+            request = "cancel_now"  # nothing fits: cancel at once
+        if request == "cancel_now":
+            return events + await cancel_and_confirm(dispatcher, tracker, settings, customer_id, reason)
+
+        answers = {
+            "ask_contract": service_answers.contract_answer,
+            "ask_bill": service_answers.bill_answer,
+            "change_plan": service_answers.plan_change_answer,
+            "pause_contract": service_answers.pause_answer,
+        }
+        if request in answers:
+            reply = await in_records(settings, lambda s: answers[request](s, customer_id=customer_id, today=today))
+        elif request == "report_problem":
+            text = _triggering_text(tracker)
+            reply = await in_records(settings, lambda s: service_answers.report_problem(
+                s, customer=s.get(Customer, customer_id), conversation_id=tracker.sender_id,
+                description=text, now=moment))
+        else:
+            reply = Reply("Vielen Dank, Sie sind identifiziert. Wie kann ich Ihnen helfen?")
+        send(dispatcher, reply)
+        return events
+
+
+def _triggering_text(tracker: Tracker) -> str:
+    """The text of the latest user message that stated a request (not the postcode typed afterwards)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent in REQUEST_OF_INTENT:
+                return event.get("text") or ""
+    return ""
+
+
+async def cancel_and_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
+                             customer_id: int, reason: str | None) -> list[dict[str, Any]]:
+    """Cancel (recording a declined offer if one was open), commit, then send the confirmation e-mail."""
+    moment = now()
+    declined = tracker.get_slot("offer_code") if tracker.get_slot("offer_pending") else None
+    done = await in_records(settings, lambda s: cancel_contract(
+        s, customer_id=customer_id, reason=reason, conversation_id=tracker.sender_id,
+        declined_offer_code=declined, now=moment, company=settings.company_name))
+    # The cancellation is committed at this point; only now does the confirmation go out.
+    if done.outbox_email_id is not None:
+        await _deliver_quietly(settings, done.outbox_email_id)
+    send(dispatcher, done.reply)
+    return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None)]
+
+
+async def _deliver_quietly(settings: Settings, outbox_email_id: int) -> None:
+    import asyncio
+
+    await asyncio.to_thread(deliver, settings, outbox_email_id=outbox_email_id, now=now())

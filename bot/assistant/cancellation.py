@@ -1,0 +1,214 @@
+"""The cancellation: one fitting offer, and a clean, recorded cancellation when the customer declines.
+
+Cancelling is never obstructed: it is one step from anywhere, the reason is optional, and at most one
+offer is made per cancellation.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from bot.assistant.mail import queue_email
+from bot.assistant.replies import CANCEL_NOW, TALK_TO_HUMAN, Button, Reply
+from bot.assistant.service_answers import NO_CONTRACT, current_monthly_price
+from bot.records.models import CANCELLED, PAUSED, Cancellation, Contract, Customer, Invoice, OfferDecision
+from bot.records.queries import active_plans, cancellation_for_contract, current_contract, offer_catalog
+from bot.retention.dates import add_months, effective_cancellation_date, months_between
+from bot.retention.formatting import euro, german_date
+from bot.retention.offers import OfferChoice, choose_offer
+
+ACCEPT_OFFER = Button("Angebot annehmen", "/accept_offer")
+DECLINE_AND_CANCEL = Button("Nein, jetzt kündigen", "/cancel_now")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An offer made to the customer: its catalog code and the message that explains it."""
+
+    offer_code: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class CancellationDone:
+    reply: Reply
+    outbox_email_id: int | None
+
+
+def _customer_and_contract(session: Session, customer_id: int) -> tuple[Customer, Contract | None]:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} does not exist; verify the customer again")
+    return customer, current_contract(session, customer_id=customer_id)
+
+
+def _already_cancelled_reply(session: Session, contract: Contract) -> Reply:
+    existing = cancellation_for_contract(session, contract_id=contract.id)
+    number = f" (Bestätigungsnummer {existing.confirmation_number})" if existing else ""
+    return Reply(f"Ihr Vertrag {contract.contract_number} ist bereits gekündigt{number} und endet am "
+                 f"{german_date(contract.cancellation_effective_date)}.")
+
+
+def _offer_text(choice: OfferChoice, customer: Customer, contract: Contract, today: date) -> str:
+    offer = choice.offer
+    price = current_monthly_price(contract, today)
+    if offer.kind in ("discount", "price_match"):
+        new_price = contract.monthly_price_cents * (100 - offer.discount_percent) // 100
+        lead = ("Wir möchten mit dem Angebot der Konkurrenz mithalten: " if offer.kind == "price_match"
+                else "Weil Sie uns wichtig sind, kann ich Ihnen ein Angebot machen: ")
+        return (f"{lead}{offer.discount_percent} % Rabatt für {offer.duration_months} Monate. Sie zahlen dann "
+                f"{euro(new_price)} statt {euro(price)} im Monat; sonst bleibt alles, wie es ist.")
+    if offer.kind == "downgrade" and choice.new_plan:
+        plan = choice.new_plan
+        return (f"Statt zu kündigen, können Sie in den Tarif {plan.name} ({plan.description}) wechseln und zahlen "
+                f"{euro(plan.monthly_price_cents)} statt {euro(price)} im Monat.")
+    if offer.kind == "upgrade" and choice.new_plan:
+        plan = choice.new_plan
+        return (f"Zum gleichen Preis von {euro(price)} im Monat können Sie in den größeren Tarif {plan.name} "
+                f"({plan.description}) wechseln.")
+    if offer.kind == "pause":
+        return (f"Sie können Ihren Vertrag bis zu {offer.duration_months} Monate kostenlos pausieren; "
+                f"danach läuft er wie gewohnt weiter.")
+    if offer.kind == "goodwill_credit":
+        return (f"Das tut uns leid. Als Entschuldigung schreiben wir Ihnen {euro(offer.credit_cents)} gut, und auf "
+                "Wunsch kümmert sich ein Mitarbeiter persönlich um Ihr Anliegen.")
+    if offer.kind == "loyalty_bonus":
+        years = months_between(customer.customer_since, today) // 12
+        return f"Als Dank für {years} Jahre Treue schreiben wir Ihnen {euro(offer.credit_cents)} gut."
+    if offer.kind == "relocation":
+        return ("Sie können Ihren Vertrag zur neuen Adresse mitnehmen, ohne neue Mindestlaufzeit und ohne "
+                "Anschlussgebühr. Ist unser Angebot am neuen Wohnort nicht verfügbar, etwa im Ausland, können Sie "
+                "mit einer Frist von einem Monat kündigen.")
+    return offer.title
+
+
+def _choice_for(session: Session, customer: Customer, contract: Contract, reason: str | None,
+                today: date) -> OfferChoice | None:
+    return choose_offer(reason=reason, customer=customer, contract=contract,
+                        catalog=offer_catalog(session), plans=active_plans(session), today=today)
+
+
+def propose_offer(session: Session, *, customer_id: int, reason: str | None, today: date) -> Proposal | None:
+    """The one offer for this cancellation, or None when nothing fits (then cancel at once)."""
+    customer, contract = _customer_and_contract(session, customer_id)
+    if contract is None or contract.status == CANCELLED:
+        return None
+    choice = _choice_for(session, customer, contract, reason, today)
+    if choice is None:
+        return None
+    buttons = [ACCEPT_OFFER, DECLINE_AND_CANCEL]
+    if choice.offer.kind == "goodwill_credit":
+        buttons.append(TALK_TO_HUMAN)
+    text = _offer_text(choice, customer, contract, today) + " Möchten Sie das Angebot annehmen oder jetzt kündigen?"
+    return Proposal(choice.offer.code, Reply(text, tuple(buttons)))
+
+
+def _apply(session: Session, choice: OfferChoice, contract: Contract, today: date) -> str:
+    """Change the contract as the accepted offer says; returns the confirmation sentence."""
+    offer = choice.offer
+    if offer.kind in ("discount", "price_match"):
+        contract.discount_percent = offer.discount_percent
+        contract.discount_until = add_months(today, offer.duration_months)
+        return (f"Ab sofort zahlen Sie {euro(current_monthly_price(contract, today))} im Monat, "
+                f"bis {german_date(contract.discount_until)}.")
+    if offer.kind in ("downgrade", "upgrade") and choice.new_plan:
+        contract.plan_id = choice.new_plan.id
+        contract.plan = choice.new_plan
+        if offer.kind == "downgrade":
+            contract.monthly_price_cents = choice.new_plan.monthly_price_cents
+        return (f"Ihr neuer Tarif ist {choice.new_plan.name} für "
+                f"{euro(contract.monthly_price_cents)} im Monat, gültig ab sofort.")
+    if offer.kind == "pause":
+        contract.status = PAUSED
+        contract.paused_until = add_months(today, offer.duration_months)
+        contract.last_pause_end = contract.paused_until
+        return f"Ihr Vertrag ruht bis {german_date(contract.paused_until)}; bis dahin zahlen Sie nichts."
+    if offer.kind in ("goodwill_credit", "loyalty_bonus"):
+        session.add(Invoice(invoice_number=f"G{secrets.randbelow(10**9):09d}", contract_id=contract.id,
+                            period_start=today, amount_cents=-offer.credit_cents, due_date=today, status="credit"))
+        return f"Die Gutschrift über {euro(offer.credit_cents)} erscheint auf Ihrer nächsten Rechnung."
+    return "Wir melden uns zur Umzugsplanung per E-Mail bei Ihnen."
+
+
+def accept_offer(session: Session, *, customer_id: int, offer_code: str, reason: str | None,
+                 conversation_id: str, now: datetime) -> Reply:
+    """Apply the offer that was made, record the decision and confirm."""
+    today = now.date()
+    customer, contract = _customer_and_contract(session, customer_id)
+    if contract is None:
+        return NO_CONTRACT
+    choice = _choice_for(session, customer, contract, reason, today)
+    if choice is None or choice.offer.code != offer_code:
+        return Reply("Dieses Angebot ist leider nicht mehr verfügbar. Sie können Ihren Vertrag aber weiterhin "
+                     "jederzeit kündigen.", (CANCEL_NOW, TALK_TO_HUMAN))
+    confirmation = _apply(session, choice, contract, today)
+    session.add(OfferDecision(conversation_id=conversation_id, customer_id=customer.id, contract_id=contract.id,
+                              offer_id=choice.offer.id, reason=reason, outcome="accepted",
+                              cost_cents=choice.cost_cents, decided_at=now))
+    session.flush()
+    return Reply(f"Sehr gern, ich habe das Angebot „{choice.offer.title}“ für Sie eingerichtet. {confirmation} "
+                 "Ihr Vertrag läuft weiter. Kann ich sonst noch etwas für Sie tun?")
+
+
+def _confirmation_number() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "KB-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _confirmation_email(company: str, customer: Customer, contract: Contract, cancellation: Cancellation) -> str:
+    return (
+        f"Guten Tag {customer.first_name} {customer.last_name},\n\n"
+        f"hiermit bestätigen wir den Eingang Ihrer Kündigung vom {german_date(cancellation.requested_at.date())} "
+        f"für den Vertrag {contract.contract_number} ({contract.plan.name}).\n"
+        f"Der Vertrag endet am {german_date(cancellation.effective_date)}.\n"
+        f"Bestätigungsnummer: {cancellation.confirmation_number}\n"
+        f"Kundennummer: {customer.customer_number}\n\n"
+        f"Mit freundlichen Grüßen\nIhr Kundenservice von {company}\n"
+    )
+
+
+def cancel_contract(session: Session, *, customer_id: int, reason: str | None, conversation_id: str,
+                    declined_offer_code: str | None, now: datetime, company: str,
+                    channel: str = "chat") -> CancellationDone:
+    """Cancel the customer's current contract, record it, queue the confirmation e-mail, and confirm.
+
+    A declined offer is recorded as such. The caller commits before the e-mail is delivered.
+    """
+    today = now.date()
+    customer, contract = _customer_and_contract(session, customer_id)
+    if contract is None:
+        return CancellationDone(NO_CONTRACT, None)
+    if contract.status == CANCELLED:
+        return CancellationDone(_already_cancelled_reply(session, contract), None)
+    if declined_offer_code:
+        choice = _choice_for(session, customer, contract, reason, today)
+        if choice is not None and choice.offer.code == declined_offer_code:
+            session.add(OfferDecision(conversation_id=conversation_id, customer_id=customer.id,
+                                      contract_id=contract.id, offer_id=choice.offer.id, reason=reason,
+                                      outcome="declined", cost_cents=0, decided_at=now))
+    effective = effective_cancellation_date(contract, today)
+    cancellation = Cancellation(contract_id=contract.id, customer_id=customer.id, conversation_id=conversation_id,
+                                requested_at=now, effective_date=effective, reason=reason,
+                                confirmation_number=_confirmation_number(), channel=channel)
+    session.add(cancellation)
+    contract.status = CANCELLED
+    contract.cancellation_effective_date = effective
+    email = queue_email(session, recipient=customer.email,
+                        subject=f"Bestätigung Ihrer Kündigung {cancellation.confirmation_number}",
+                        body=_confirmation_email(company, customer, contract, cancellation), now=now)
+    session.flush()
+    reply = Reply(
+        f"Ihr Vertrag {contract.contract_number} ({contract.plan.name}) ist gekündigt. Er endet am "
+        f"{german_date(effective)}. Ihre Bestätigungsnummer: {cancellation.confirmation_number}. "
+        f"Die Bestätigung in Textform senden wir an {_mask_email(customer.email)}. "
+        "Kann ich sonst noch etwas für Sie tun?"
+    )
+    return CancellationDone(reply, email.id)

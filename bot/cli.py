@@ -1,0 +1,215 @@
+"""Command line: set-up steps, running the assistant, importing customers, benchmarking.
+
+    python -m bot.cli setup            spaCy pipeline, database migration, demo data, training (each only if needed)
+    python -m bot.cli run              start action server, Rasa server and web app; Ctrl-C stops all
+    python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
+    python -m bot.cli benchmark        measure latency and throughput of the running assistant
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+logger = logging.getLogger("bot.cli")
+
+MODEL_NAME = "retention"
+MODEL_PATH = PROJECT_ROOT / "models" / f"{MODEL_NAME}.tar.gz"
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlp")
+PYTHON = sys.executable
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """A hash of the files' names and contents (folders recursively)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for file in files:
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp_ok(stamp: Path, value: str) -> bool:
+    return stamp.exists() and stamp.read_text().strip() == value
+
+
+def build_spacy(settings: Settings) -> None:
+    from bot.nlp.german_pipeline import save_pipeline
+
+    value = fingerprint([PROJECT_ROOT / "bot" / "nlp" / "german_pipeline.py"])
+    stamp = settings.spacy_model_path / ".fingerprint"
+    if _stamp_ok(stamp, value):
+        print(f"spaCy pipeline up to date: {settings.spacy_model_path}")
+        return
+    print(f"Building the German spaCy pipeline in {settings.spacy_model_path} ...")
+    save_pipeline(settings.spacy_model_path)
+    stamp.write_text(value)
+
+
+def migrate(settings: Settings) -> None:
+    from bot.records.migrations import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    print("Database schema up to date.")
+
+
+def seed(settings: Settings, *, count: int) -> None:
+    from bot.records.database import transaction
+    from bot.records.demo_data import seed_demo_customers
+
+    with transaction(settings.database_url) as session:
+        created = seed_demo_customers(session, count=count, seed=42, today=date.today())
+    print(f"Demo customers: {created} created." if created else "Demo customers already present.")
+
+
+def train(*, force: bool = False) -> None:
+    """Train when the training inputs changed since the last training (or no model exists)."""
+    value = fingerprint([PROJECT_ROOT / p for p in TRAINING_INPUTS])
+    stamp = PROJECT_ROOT / "models" / f".{MODEL_NAME}.fingerprint"
+    if not force and MODEL_PATH.exists() and _stamp_ok(stamp, value):
+        print(f"Model up to date, training skipped: {MODEL_PATH.relative_to(PROJECT_ROOT)}")
+        return
+    print("Training the assistant (training data, config or NLU code changed) ...", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [PYTHON, "-m", "rasa", "train", "--fixed-model-name", MODEL_NAME, "--out", "models", "--force"],
+        cwd=PROJECT_ROOT, check=True,
+    )
+    stamp.write_text(value)
+    print(f"Training finished in {time.monotonic() - started:.0f} s.")
+
+
+def setup(settings: Settings, *, demo_customers: int) -> None:
+    build_spacy(settings)
+    migrate(settings)
+    seed(settings, count=demo_customers)
+    train()
+
+
+def service_commands(settings: Settings, *, rasa_port: int, action_port: int) -> dict[str, list[str]]:
+    return {
+        "action server": [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        "rasa server": [
+            PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH), "--enable-api", "--cors", "*",
+            "--port", str(rasa_port), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ],
+        "web app": [PYTHON, "-m", "bot.web.app"],
+    }
+
+
+def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
+    """Start all three processes; stop all of them when one ends or on Ctrl-C."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    processes: dict[str, subprocess.Popen] = {}
+    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port).items():
+        processes[label] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    print(
+        "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
+        f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
+        f"  Rasa server (REST API):  http://127.0.0.1:{rasa_port}/webhooks/rest/webhook\n"
+        f"  Action server:           http://127.0.0.1:{action_port}/health\n"
+        "Press Ctrl-C to stop.\n", flush=True,
+    )
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for label, process in processes.items():
+                if process.poll() is not None:
+                    print(f"The {label} stopped (exit code {process.returncode}); stopping the others.")
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print("Stopped.")
+    return exit_code
+
+
+def import_csv(settings: Settings, path: Path) -> int:
+    from bot.records.csv_import import CsvImportError, import_customers_csv
+    from bot.records.database import transaction
+
+    try:
+        with transaction(settings.database_url) as session:
+            report = import_customers_csv(session, path)
+    except CsvImportError as error:
+        print(f"Nothing was imported. Fix these problems in {path} and run the import again:\n{error}",
+              file=sys.stderr)
+        return 2
+    print(f"Imported {path}: {report}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m bot.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    setup_parser = commands.add_parser("setup", help="build, migrate, seed and train as needed")
+    setup_parser.add_argument("--demo-customers", type=int, default=300)
+    commands.add_parser("build-spacy", help="build the German spaCy pipeline")
+    commands.add_parser("migrate", help="apply database migrations")
+    train_parser = commands.add_parser("train", help="train the model if its inputs changed")
+    train_parser.add_argument("--force", action="store_true")
+    run_parser = commands.add_parser("run", help="run action server, Rasa server and web app")
+    run_parser.add_argument("--rasa-port", type=int, default=5005)
+    run_parser.add_argument("--action-port", type=int, default=5055)
+    import_parser = commands.add_parser("import-csv", help="import customers and contracts from CSV")
+    import_parser.add_argument("path", type=Path)
+    bench = commands.add_parser("benchmark", help="measure the running assistant over the REST channel")
+    bench.add_argument("--url", default=None, help="Rasa server URL (default: RASA_URL)")
+    bench.add_argument("--users", type=int, nargs="+", default=[1, 20])
+    bench.add_argument("--conversations", type=int, default=40, help="conversations per run")
+    bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+
+    if args.command == "setup":
+        setup(settings, demo_customers=args.demo_customers)
+    elif args.command == "build-spacy":
+        build_spacy(settings)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "train":
+        train(force=args.force)
+    elif args.command == "run":
+        return run(settings, rasa_port=args.rasa_port, action_port=args.action_port)
+    elif args.command == "import-csv":
+        return import_csv(settings, args.path)
+    elif args.command == "benchmark":
+        from bot.benchmark import run_benchmark
+
+        return run_benchmark(url=args.url or settings.rasa_url, users=args.users,
+                             conversations=args.conversations, output=args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""German language processing: the project's own spaCy pipeline and custom Rasa NLU components."""

@@ -1,0 +1,208 @@
+"""Tables of the customer records, named as things in the customer's world.
+
+Money is stored in euro cents (integers) so that prices never suffer float rounding.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+# Contract states.
+ACTIVE = "active"
+PAUSED = "paused"
+CANCELLED = "cancelled"  # cancellation received, contract runs until the effective date
+ENDED = "ended"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id = Column(Integer, primary_key=True)
+    customer_number = Column(String(7), nullable=False, unique=True)
+    first_name = Column(String(80), nullable=False)
+    last_name = Column(String(80), nullable=False)
+    email = Column(String(200), nullable=False)
+    postcode = Column(String(5), nullable=False)
+    birth_date = Column(Date, nullable=False)
+    language = Column(String(2), nullable=False, default="de")
+    segment = Column(String(20), nullable=False, default="standard")  # standard | premium | business
+    customer_since = Column(Date, nullable=False)
+
+    contracts = relationship("Contract", back_populates="customer", order_by="Contract.id")
+    complaints = relationship("Complaint", back_populates="customer", order_by="Complaint.id")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Plan(Base):
+    """A tariff in the catalog."""
+
+    __tablename__ = "plans"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, unique=True)
+    name = Column(String(80), nullable=False)
+    category = Column(String(20), nullable=False)  # mobile | internet
+    tier = Column(Integer, nullable=False)  # higher is bigger, within a category
+    monthly_price_cents = Column(Integer, nullable=False)
+    description = Column(String(200), nullable=False, default="")
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+
+    id = Column(Integer, primary_key=True)
+    contract_number = Column(String(12), nullable=False, unique=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    plan_id = Column(ForeignKey("plans.id"), nullable=False)
+    monthly_price_cents = Column(Integer, nullable=False)
+    start_date = Column(Date, nullable=False)
+    minimum_term_end = Column(Date, nullable=False)
+    notice_period_months = Column(Integer, nullable=False, default=1)
+    status = Column(String(12), nullable=False, default=ACTIVE)
+    paused_until = Column(Date, nullable=True)
+    last_pause_end = Column(Date, nullable=True)
+    discount_percent = Column(Integer, nullable=False, default=0)
+    discount_until = Column(Date, nullable=True)
+    cancellation_effective_date = Column(Date, nullable=True)
+
+    customer = relationship("Customer", back_populates="contracts")
+    plan = relationship("Plan")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id = Column(Integer, primary_key=True)
+    invoice_number = Column(String(16), nullable=False, unique=True)
+    contract_id = Column(ForeignKey("contracts.id"), nullable=False, index=True)
+    period_start = Column(Date, nullable=False)
+    amount_cents = Column(Integer, nullable=False)
+    due_date = Column(Date, nullable=False)
+    status = Column(String(10), nullable=False, default="open")  # open | paid | overdue
+
+
+class Complaint(Base):
+    """A complaint or problem report in the customer's history."""
+
+    __tablename__ = "complaints"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    category = Column(String(20), nullable=False)  # technical | billing | service | price
+    description = Column(Text, nullable=False, default="")
+    resolved = Column(Boolean, nullable=False, default=False)
+    conversation_id = Column(String(120), nullable=True)
+
+    customer = relationship("Customer", back_populates="complaints")
+
+
+class RetentionOffer(Base):
+    """An offer in the retention catalog, with its eligibility rules and cost model."""
+
+    __tablename__ = "retention_offers"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, unique=True)
+    kind = Column(String(20), nullable=False)  # discount | pause | downgrade | upgrade | loyalty_bonus | goodwill_credit | price_match | relocation
+    title = Column(String(120), nullable=False)
+    reasons = Column(String(200), nullable=False)  # comma-separated cancellation reasons it answers
+    for_high_value = Column(Boolean, nullable=True)  # None: any customer; True/False: only that group
+    discount_percent = Column(Integer, nullable=False, default=0)
+    duration_months = Column(Integer, nullable=False, default=0)
+    credit_cents = Column(Integer, nullable=False, default=0)
+    min_tenure_months = Column(Integer, nullable=False, default=0)
+    max_cost_cents = Column(Integer, nullable=False, default=0)  # 0: no limit
+    priority = Column(Integer, nullable=False, default=100)  # lower is tried first
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class OfferDecision(Base):
+    __tablename__ = "offer_decisions"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    contract_id = Column(ForeignKey("contracts.id"), nullable=False)
+    offer_id = Column(ForeignKey("retention_offers.id"), nullable=False)
+    reason = Column(String(20), nullable=True)
+    outcome = Column(String(10), nullable=False)  # accepted | declined
+    cost_cents = Column(Integer, nullable=False, default=0)
+    decided_at = Column(DateTime, nullable=False)
+
+    offer = relationship("RetentionOffer")
+
+
+class Cancellation(Base):
+    __tablename__ = "cancellations"
+    __table_args__ = (UniqueConstraint("contract_id"),)
+
+    id = Column(Integer, primary_key=True)
+    contract_id = Column(ForeignKey("contracts.id"), nullable=False)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    conversation_id = Column(String(120), nullable=True)
+    requested_at = Column(DateTime, nullable=False)
+    effective_date = Column(Date, nullable=False)
+    reason = Column(String(20), nullable=True)
+    confirmation_number = Column(String(20), nullable=False, unique=True)
+    channel = Column(String(20), nullable=False, default="chat")
+
+
+class HandoffRequest(Base):
+    __tablename__ = "handoff_requests"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=True)
+    reason = Column(String(40), nullable=False)
+    priority = Column(String(10), nullable=False, default="normal")  # normal | high
+    status = Column(String(10), nullable=False, default="open")  # open | taken | closed
+    created_at = Column(DateTime, nullable=False)
+
+
+class SatisfactionRating(Base):
+    __tablename__ = "satisfaction_ratings"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=True)
+    rating = Column(Integer, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+
+class OutboxEmail(Base):
+    """Every e-mail the assistant sends; sent_at stays empty while no SMTP server is configured."""
+
+    __tablename__ = "outbox_emails"
+
+    id = Column(Integer, primary_key=True)
+    recipient = Column(String(200), nullable=False)
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    sent_at = Column(DateTime, nullable=True)

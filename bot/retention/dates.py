@@ -1,0 +1,49 @@
+"""Calendar arithmetic for contracts: months that end on short months and leap days."""
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from bot.records.models import CANCELLED, ENDED, Contract
+
+
+class AlreadyCancelled(ValueError):
+    """The contract has already been cancelled; its effective date is known."""
+
+    def __init__(self, effective_date: date | None) -> None:
+        self.effective_date = effective_date
+        super().__init__(
+            f"This contract is already cancelled (effective {effective_date}); "
+            "show the customer the existing confirmation instead of cancelling again."
+        )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    last_day = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last_day))
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole months from start to end (0 when end is before start)."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    if end.day < start.day:
+        months -= 1
+    return max(months, 0)
+
+
+def effective_cancellation_date(contract: Contract, requested_on: date) -> date:
+    """The day a cancellation requested on `requested_on` ends the contract.
+
+    The notice period counts towards the end of the minimum term. Once that deadline has
+    passed, the contract runs on indefinitely and can be ended with at most one month's notice
+    (§ 309 Nr. 9 BGB, consumer contracts since 1 March 2022), never before the minimum term ends.
+    """
+    if contract.status in (CANCELLED, ENDED):
+        raise AlreadyCancelled(contract.cancellation_effective_date)
+    if add_months(requested_on, contract.notice_period_months) <= contract.minimum_term_end:
+        return contract.minimum_term_end
+    return max(contract.minimum_term_end, add_months(requested_on, min(contract.notice_period_months, 1)))

@@ -1,0 +1,77 @@
+"""Configuration read from the environment, in one place.
+
+Every setting has a safe embedded default except secrets, which have none: SMTP
+credentials come from the environment or e-mail goes to the outbox table.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'retention.db'}"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    company_name: str = "Nordstern Telekom"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_public_url: str = "http://localhost:5005"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "kundenservice@nordstern-telekom.example"
+    spacy_model_path: Path = PROJECT_ROOT / "models" / "spacy_de"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or defaults.database_url,
+            company_name=env.get("COMPANY_NAME") or defaults.company_name,
+            rasa_url=env.get("RASA_URL") or defaults.rasa_url,
+            rasa_public_url=env.get("RASA_PUBLIC_URL") or defaults.rasa_public_url,
+            web_host=env.get("WEB_HOST") or defaults.web_host,
+            web_port=_env_int("WEB_PORT", defaults.web_port),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_env_int("SMTP_PORT", defaults.smtp_port),
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=_env_bool("SMTP_STARTTLS", defaults.smtp_starttls),
+            mail_from=env.get("MAIL_FROM") or defaults.mail_from,
+            spacy_model_path=Path(env.get("SPACY_MODEL_PATH") or defaults.spacy_model_path),
+        )
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (cheap; read on demand, never at import)."""
+    return Settings.from_env()

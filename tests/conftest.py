@@ -1,0 +1,76 @@
+"""Shared fixtures: the records database on SQLite and on the real PostgreSQL server.
+
+Each backend is migrated once per test run; every test starts from empty tables with the
+catalog seeded. PostgreSQL tests use their own database (TEST_PG_DATABASE, default
+`retention_test`) created on the server at TEST_PG_ADMIN_URL, and are skipped with the reason
+shown when that server cannot be reached.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.records.catalog import ensure_catalog
+from bot.records.database import make_engine, transaction
+from bot.records.migrations import upgrade_to_head
+from bot.records.models import Base
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DATABASE = os.environ.get("TEST_PG_DATABASE", "retention_test")
+
+
+def _create_pg_database() -> str:
+    try:
+        admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        admin.dispose()
+    except Exception as error:  # any connection problem means: no PostgreSQL here
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error.__class__.__name__}: {error}")
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("records") / "records.db"
+    url = f"sqlite:///{path}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = _create_pg_database()
+    upgrade_to_head(url)
+    return url
+
+
+def empty_tables(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+    with transaction(url) as session:
+        ensure_catalog(session)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty, migrated records database with the catalog, on each backend."""
+    url = request.getfixturevalue(f"{request.param}_url" if request.param == "sqlite" else "postgres_url")
+    empty_tables(url)
+    yield url
+
+
+@pytest.fixture
+def sqlite_database_url(sqlite_url: str) -> str:
+    """An empty SQLite records database, for tests where the backend does not matter."""
+    empty_tables(sqlite_url)
+    return sqlite_url
