@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -58,15 +59,15 @@ def verified_customer_id(tracker: Tracker) -> int | None:
     return int(value) if value is not None else None
 
 
-class RecordsAction(Action):
+class RecordsAction(Action, ABC):
     """An action that never raises into Rasa: record outages and bugs become a polite message."""
 
-    def name(self) -> str:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> str: ...
 
+    @abstractmethod
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
-                  settings: Settings) -> list[dict[str, Any]]:
-        raise NotImplementedError
+                  settings: Settings) -> list[dict[str, Any]]: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:

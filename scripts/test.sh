@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up (only what is missing) and run the whole test suite: lint, Rasa data validation, the
+# conversation test stories, and pytest (logic, SQLite + PostgreSQL, real HTTP, real browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export TF_CPP_MIN_LOG_LEVEL=2
+
+printf '\n==> Lint\n'
+.venv/bin/ruff check .
+
+printf '\n==> Rasa data validation\n'
+.venv/bin/rasa data validate --data data --domain domain.yml --config config.yml --fail-on-warnings
+
+printf '\n==> Conversation test stories\n'
+.venv/bin/rasa test core --model models/retention.tar.gz --stories tests/test_stories.yml \
+  --fail-on-prediction-errors --out results/stories
+
+printf '\n==> pytest\n'
+.venv/bin/python -m pytest "$@"

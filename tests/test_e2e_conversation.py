@@ -1,0 +1,150 @@
+"""Whole conversations over the REST channel against the running Rasa server and action server.
+
+The servers start once per test module on free local ports, on a fresh SQLite database seeded
+with the demo personas; the test then checks the rows the conversation left in the database.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.records.database import transaction
+from bot.records.demo_data import seed_demo_customers
+from bot.records.migrations import upgrade_to_head
+from bot.records.models import Cancellation, Contract, Customer, OfferDecision, OutboxEmail, RetentionOffer
+from bot.retention.dates import effective_cancellation_date
+from bot.retention.formatting import german_date
+from tests.servers import RunningAssistant, running_assistant
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+    workdir: Path = tmp_path_factory.mktemp("assistant")
+    url = f"sqlite:///{workdir / 'records.db'}"
+    upgrade_to_head(url)
+    with transaction(url) as session:
+        seed_demo_customers(session, count=30, seed=7, today=date.today())
+    with running_assistant(url, workdir, web_app=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield http
+
+
+class Chat:
+    """One customer's conversation over the REST channel."""
+
+    def __init__(self, http: httpx.AsyncClient, assistant: RunningAssistant) -> None:
+        self.http, self.assistant, self.sender = http, assistant, f"test-{uuid.uuid4().hex[:12]}"
+
+    async def say(self, text: str) -> list[dict]:
+        response = await self.http.post(self.assistant.rest_url, json={"sender": self.sender, "message": text})
+        response.raise_for_status()
+        return response.json()
+
+    @staticmethod
+    def text(messages: list[dict]) -> str:
+        return "\n".join(m.get("text", "") for m in messages)
+
+    @staticmethod
+    def buttons(messages: list[dict]) -> list[str]:
+        return [b["payload"] for m in messages for b in m.get("buttons", [])]
+
+
+def _contract_of(url: str, customer_number: str) -> Contract:
+    with transaction(url) as session:
+        customer = session.scalars(select(Customer).where(Customer.customer_number == customer_number)).one()
+        return session.scalars(select(Contract).where(Contract.customer_id == customer.id)).one()
+
+
+async def test_declined_offer_cancels_and_records_everything(assistant: RunningAssistant,
+                                                             client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    before = _contract_of(assistant.database_url, "K100001")
+    expected_end = effective_cancellation_date(before, date.today())
+
+    first = await chat.say("Guten Tag")
+    assert "automatischer Assistent" in Chat.text(first)
+    reason_question = await chat.say("Ich möchte meinen Vertrag kündigen")
+    assert "/cancel_now" in Chat.buttons(reason_question), "the cancel-right-away button must come at once"
+    ask_number = await chat.say("Ist mir einfach viel zu teuer geworden")
+    assert "Kundennummer" in Chat.text(ask_number)
+    assert "Schmidt" not in Chat.text(ask_number)
+    await chat.say("K100001")
+    offer = await chat.say("10115")
+    assert "Mobil M" in Chat.text(offer), "a standard customer who finds it too expensive gets the smaller plan"
+    assert {"/accept_offer", "/cancel_now"} <= set(Chat.buttons(offer))
+    done = await chat.say("nein, einfach kündigen")
+    text = Chat.text(done)
+    assert "gekündigt" in text and german_date(expected_end) in text
+
+    with transaction(assistant.database_url) as session:
+        cancellation = session.scalars(select(Cancellation).where(
+            Cancellation.conversation_id == chat.sender)).one()
+        assert cancellation.reason == "price"
+        assert cancellation.effective_date == expected_end
+        assert cancellation.confirmation_number in text
+        decision = session.scalars(select(OfferDecision).where(OfferDecision.conversation_id == chat.sender)).one()
+        assert decision.outcome == "declined"
+        assert session.get(RetentionOffer, decision.offer_id).code == "DOWNGRADE"
+        contract = session.get(Contract, cancellation.contract_id)
+        assert contract.status == "cancelled" and contract.cancellation_effective_date == expected_end
+        mail = session.scalars(select(OutboxEmail).where(
+            OutboxEmail.subject.contains(cancellation.confirmation_number))).one()
+        assert mail.recipient == "anna.schmidt@mail.example"
+        assert german_date(expected_end) in mail.body
+
+
+async def test_accepted_offer_keeps_the_customer(assistant: RunningAssistant, client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Hallo")
+    await chat.say("Ich will kündigen, bei der Konkurrenz zahle ich die Hälfte")
+    await chat.say("K100002")
+    offer = await chat.say("03.11.1972")
+    assert "25 %" in Chat.text(offer), "a premium customer leaving for a competitor gets the 25 % price match"
+    accepted = await chat.say("/accept_offer")
+    assert "Ihr Vertrag läuft weiter" in Chat.text(accepted)
+
+    with transaction(assistant.database_url) as session:
+        decision = session.scalars(select(OfferDecision).where(OfferDecision.conversation_id == chat.sender)).one()
+        assert decision.outcome == "accepted" and decision.reason == "competitor"
+        assert decision.cost_cents > 0
+        contract = session.get(Contract, decision.contract_id)
+        assert contract.status == "active" and contract.discount_percent == 25
+        assert session.scalars(select(Cancellation).where(Cancellation.contract_id == contract.id)).first() is None
+
+
+async def test_failed_verification_reveals_nothing_and_offers_a_human(assistant: RunningAssistant,
+                                                                     client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Was steht auf meiner letzten Rechnung?")
+    replies = []
+    for secret in ("99999", "01.01.1950", "12345"):
+        await chat.say("K100003")
+        replies.append(Chat.text(await chat.say(secret)))
+    assert all("Yilmaz" not in r and "Fatma" not in r and "€" not in r for r in replies)
+    assert "Versuch 2 von 3" in replies[0] and "Versuch 3 von 3" in replies[1]
+    assert "/request_human" in Chat.buttons(await chat.say("Was steht auf meiner Rechnung?"))
+    handoff = await chat.say("/request_human")
+    assert "Vorgang H-" in Chat.text(handoff)
+
+
+async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    for text in ("<script>alert(1)</script>", "'; DROP TABLE customers; --", "😡😡😡", "x" * 10_000, " "):
+        messages = await chat.say(text)
+        assert all("<script>" not in m.get("text", "") for m in messages)
+    with transaction(assistant.database_url) as session:
+        assert session.scalars(select(Customer)).first() is not None
+    assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
