@@ -148,3 +148,13 @@ async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, cli
     with transaction(assistant.database_url) as session:
         assert session.scalars(select(Customer)).first() is not None
     assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
+
+
+async def test_customer_gets_a_polite_message_when_the_action_server_is_down(
+        tmp_path: Path, client: httpx.AsyncClient) -> None:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    upgrade_to_head(url)
+    with running_assistant(url, tmp_path, action_server=False, web_app=False) as no_actions:
+        chat = Chat(client, no_actions)
+        messages = await chat.say("Wann endet mein Vertrag?")
+    assert "technische Störung" in Chat.text(messages)

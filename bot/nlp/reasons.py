@@ -19,7 +19,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"woanders", r"anderswo",
     )),
     ("moving", (
-        r"\bumz(?:ug|ieh)", r"\bzieh\w*\b.*\b(?:nach|um|weg|aus)\b", r"ausland", r"auswander", r"neue wohnung",
+        r"\bumz(?:ug|ieh)", r"\bzieh\w*\b.*\b(?:nach|um|weg|aus)\b", r"\b(?:nach|ins|in die|in den)\b.*\bzieh", r"ausland", r"auswander", r"neue wohnung",
         r"wohnortwechsel", r"neuen wohnort", r"\bzieh\w* um\b", r"ausgezogen", r"\bumgezogen",
     )),
     ("not_using", (

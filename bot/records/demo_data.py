@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import random
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -282,7 +281,6 @@ class _Generator:
     rng: random.Random
     today: date
     plans: dict[str, list[Plan]]  # by category, ordered by tier
-    plan_by_code: dict[str, Plan]
     emails: set[str]
     invoice_sequence: int = 0
 
@@ -356,9 +354,8 @@ class _Generator:
         first_term_end = add_months(start, 24)
         if first_term_end > self.today or self.rng.random() < 0.55:
             return first_term_end
-        ahead = add_months(self.today, self.rng.randint(1, 12))
-        return ahead.replace(day=min(start.day, add_months(ahead.replace(day=1), 1).day - 1 or 28)) \
-            if False else add_months(ahead.replace(day=1), 0).replace(day=min(start.day, _month_length(ahead)))
+        ahead = add_months(self.today, self.rng.randint(1, 12 if start.day <= self.today.day else 11))
+        return ahead.replace(day=min(start.day, _month_length(ahead)))  # renewed on the start's anniversary day
 
     def contract(self, customer: Customer, category: str, start: date) -> Contract:
         rng = self.rng
@@ -402,7 +399,8 @@ class _Generator:
 
     # --- history ------------------------------------------------------------------------
 
-    def invoices(self, contract: Contract, *, billed_before: date | None = None) -> list[Invoice]:
+    def invoices(self, contract: Contract, *, billed_before: date | None = None,
+                 may_be_overdue: bool = True) -> list[Invoice]:
         """The last three monthly invoices: the current one open, older ones paid (a few overdue)."""
         this_month = _first_of_month(self.today)
         invoices: list[Invoice] = []
@@ -415,7 +413,7 @@ class _Generator:
             if months_back == 0:
                 status = "open"
             else:
-                status = "overdue" if self.rng.random() < 0.04 else "paid"
+                status = "overdue" if may_be_overdue and self.rng.random() < 0.04 else "paid"
             self.invoice_sequence += 1
             invoices.append(Invoice(
                 invoice_number=f"R{period_start:%Y%m}{self.invoice_sequence:05d}",
@@ -501,7 +499,7 @@ def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, t
         logger.info("Customers already exist; no demo customers created")
         return 0
     by_category, by_code = _plans(session)
-    generator = _Generator(rng=random.Random(seed), today=today, plans=by_category, plan_by_code=by_code,
+    generator = _Generator(rng=random.Random(seed), today=today, plans=by_category,
                            emails={p.email for p in PERSONAS})
 
     customers: list[Customer] = []
@@ -550,8 +548,9 @@ def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, t
     session.flush()  # contract and customer ids for invoices and cancellations
 
     invoices: list[Invoice] = []
-    for contract in contracts:
-        invoices.extend(generator.invoices(contract, billed_before=pause_starts.get(id(contract))))
+    for index, contract in enumerate(contracts):
+        invoices.extend(generator.invoices(contract, billed_before=pause_starts.get(id(contract)),
+                                           may_be_overdue=index >= len(PERSONAS)))
     for contract, cancellation in cancellations:
         cancellation.contract_id = contract.id
         cancellation.customer_id = contract.customer.id
@@ -572,6 +571,3 @@ def persona(customer_number: str) -> Persona:
     known = ", ".join(p.customer_number for p in PERSONAS)
     raise KeyError(f"no persona {customer_number}; the personas are {known}")
 
-
-__all__: Sequence[str] = ("PERSONAS", "NAME_ORIGINS", "Persona", "PersonaComplaint", "email_safe", "persona",
-                          "seed_demo_customers")

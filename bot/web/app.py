@@ -1,0 +1,158 @@
+"""Demo website with the chat widget, served by aiohttp.
+
+    python -m bot.web.app      serve on WEB_HOST:WEB_PORT (see bot.settings)
+
+Routes:
+    GET /                  the company's demo page with the chat widget (templates/demo.html)
+    GET /static/webchat.js the rasa-webchat bundle from node_modules (installed by `npm ci` in bot/web)
+    GET /healthz           {"status": "ok"}
+
+The widget talks to the Rasa server's socket.io channel at `settings.rasa_public_url` directly from the
+browser; this app only serves files. The page loads nothing from anywhere else: the widget bundle's CSS
+imports a web font from Google Fonts, and that import is removed when the bundle is served.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger("bot.web")
+
+WEB_DIR = Path(__file__).resolve().parent
+TEMPLATE_PATH = WEB_DIR / "templates" / "demo.html"
+WEBCHAT_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+
+MISSING_BUNDLE_MESSAGE = (
+    "The chat widget is not installed: {path} is missing.\n"
+    "Run the project setup (bash scripts/setup.sh), or in bot/web: npm ci\n"
+)
+
+# CSS `@import url(http://...)` / `@import url(//...)` in the bundle's style strings (rasa-webchat 1.0.1
+# imports the "Inter" font from fonts.googleapis.com in every stylesheet it injects).
+_EXTERNAL_CSS_IMPORT = re.compile(r"""@import\s+url\(\s*["']?(?:https?:)?//[^)]*\)\s*;?""")
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+
+def js_literal(value: object) -> str:
+    """`value` as a JavaScript literal that is safe inside an inline <script> element."""
+    return (
+        json.dumps(value)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def render(template: str, *, html_values: dict[str, str], js_values: dict[str, object]) -> str:
+    """Fill `{{ name }}` placeholders: HTML-escaped text, or JavaScript literals (JSON) for names in js_values."""
+    values = {name: html.escape(value, quote=True) for name, value in html_values.items()}
+    values.update({name: js_literal(value) for name, value in js_values.items()})
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"template placeholder {{{{ {name} }}}} has no value")
+        return values[name]
+
+    return _PLACEHOLDER.sub(substitute, template)
+
+
+def strip_external_imports(bundle: str) -> str:
+    """The widget bundle without CSS imports of external stylesheets (web fonts)."""
+    return _EXTERNAL_CSS_IMPORT.sub("", bundle)
+
+
+@dataclass
+class _BundleCache:
+    path: Path
+    mtime_ns: int | None = None
+    body: bytes = b""
+
+    def load(self) -> bytes | None:
+        """The served bundle, re-read when the file changed; None when it is not installed."""
+        try:
+            mtime_ns = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if mtime_ns != self.mtime_ns:
+            text = self.path.read_text(encoding="utf-8")
+            self.body = strip_external_imports(text).encode("utf-8")
+            self.mtime_ns = mtime_ns
+        return self.body
+
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+PAGE_KEY = web.AppKey("page", str)
+BUNDLE_KEY = web.AppKey("webchat_bundle", _BundleCache)
+
+_COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+def render_demo_page(settings: Settings, template: str) -> str:
+    return render(
+        template,
+        html_values={
+            "company_name": settings.company_name,
+            "socket_url": settings.rasa_public_url,
+            "year": str(date.today().year),
+        },
+        js_values={"socket_url_js": settings.rasa_public_url},
+    )
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[PAGE_KEY], content_type="text/html", charset="utf-8",
+                        headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"})
+
+
+async def webchat_bundle(request: web.Request) -> web.Response:
+    cache = request.app[BUNDLE_KEY]
+    body = cache.load()
+    if body is None:
+        logger.warning("Chat widget bundle missing at %s: run npm ci in bot/web", cache.path)
+        return web.Response(status=503, text=MISSING_BUNDLE_MESSAGE.format(path=cache.path),
+                            content_type="text/plain", charset="utf-8", headers=_COMMON_HEADERS)
+    response = web.Response(body=body, content_type="application/javascript", charset="utf-8",
+                            headers={**_COMMON_HEADERS, "Cache-Control": "no-cache"})
+    response.enable_compression()
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE) -> web.Application:
+    """The web application for `settings`; `bundle_path` is the rasa-webchat bundle to serve."""
+    app = web.Application()
+    app[SETTINGS_KEY] = settings
+    app[PAGE_KEY] = render_demo_page(settings, TEMPLATE_PATH.read_text(encoding="utf-8"))
+    app[BUNDLE_KEY] = _BundleCache(bundle_path)
+    app.router.add_get("/", demo_page)
+    app.router.add_get("/static/webchat.js", webchat_bundle)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    app = create_app(settings)
+    if not WEBCHAT_BUNDLE.exists():
+        logger.warning(MISSING_BUNDLE_MESSAGE.format(path=WEBCHAT_BUNDLE).strip())
+    logger.info("Demo website of %s at http://%s:%s/ (chat connects to %s)",
+                settings.company_name, settings.web_host, settings.web_port, settings.rasa_public_url)
+    web.run_app(app, host=settings.web_host, port=settings.web_port, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The demo website: real HTTP against the aiohttp app on a free local port, and the page in real Chromium.
+
+No Rasa server runs here: the page's socket URL points at a local port where nothing listens, so the
+widget shows that it is connecting. The browser never reaches the internet (every other request is
+aborted and recorded).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+from playwright.sync_api import ConsoleMessage, expect
+
+from bot.settings import Settings
+from bot.web.app import WEBCHAT_BUNDLE, create_app
+from tests.browser import block_external_requests, launch_chromium
+
+COMPANY = "Nordstern Telekom"
+EXTERNAL_REFERENCE = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
+                                re.IGNORECASE)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(app: web.Application) -> Iterator[str]:
+    """Serve `app` with AppRunner/TCPSite on a free port of 127.0.0.1 in a background event loop."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="demo-web-app", daemon=True)
+    thread.start()
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner.addresses[0][1]
+
+    try:
+        port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=15)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def socket_url() -> str:
+    """A Rasa socket URL where nothing listens (connections are refused at once)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def web_url(socket_url: str) -> Iterator[str]:
+    with serving(create_app(Settings(company_name=COMPANY, rasa_public_url=socket_url))) as url:
+        yield url
+
+
+def require_bundle() -> None:
+    if not WEBCHAT_BUNDLE.is_file():
+        pytest.fail(f"The chat widget is not installed ({WEBCHAT_BUNDLE} is missing): run the project setup "
+                    "(bash scripts/setup.sh), or npm ci in bot/web.", pytrace=False)
+
+
+# --- HTTP ---------------------------------------------------------------------------------------------
+
+
+def test_page_shows_company_and_socket_url(web_url: str, socket_url: str) -> None:
+    response = httpx.get(f"{web_url}/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<h1>" in page
+    assert COMPANY in page
+    assert f'data-socket-url="{socket_url}"' in page
+    assert f'var socketUrl = "{socket_url}";' in page
+    assert 'src="static/webchat.js"' in page
+
+
+def test_page_loads_nothing_from_elsewhere(web_url: str) -> None:
+    page = httpx.get(f"{web_url}/").text
+    assert EXTERNAL_REFERENCE.findall(page) == []
+    assert "fonts.googleapis" not in page
+
+
+def test_company_name_and_socket_url_are_escaped() -> None:
+    settings = Settings(company_name="Nordstern <script>alert(1)</script> & Co",
+                        rasa_public_url='http://127.0.0.1:1/"</script><script>alert(2)</script>')
+    with serving(create_app(settings)) as url:
+        page = httpx.get(f"{url}/").text
+    assert "<script>alert(1)" not in page
+    assert "Nordstern &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+    assert "<script>alert(2)" not in page
+    assert "</script><script>" not in page
+    # HTML attribute context: html.escape; script context: a JSON string that cannot close the <script>.
+    assert 'data-socket-url="http://127.0.0.1:1/&quot;&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
+    assert r'"http://127.0.0.1:1/\"\u003c/script\u003e\u003cscript\u003ealert(2)\u003c/script\u003e"' in page
+    assert page.count("<script") == 2
+
+
+def test_healthz(web_url: str) -> None:
+    response = httpx.get(f"{web_url}/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"status": "ok"}
+
+
+def test_widget_bundle_is_served_without_external_imports(web_url: str) -> None:
+    require_bundle()
+    response = httpx.get(f"{web_url}/static/webchat.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/javascript")
+    script = response.text
+    assert "WebChat" in script and len(script) > 100_000
+    assert "fonts.googleapis.com" in WEBCHAT_BUNDLE.read_text(encoding="utf-8"), "bundle changed: revisit the test"
+    assert "fonts.googleapis.com" not in script
+    assert not re.search(r"@import\s+url\(\s*[\"']?(?:https?:)?//", script)
+
+
+def test_missing_bundle_gives_503_and_the_page_still_renders(tmp_path: Path) -> None:
+    app = create_app(Settings(company_name=COMPANY), bundle_path=tmp_path / "missing" / "index.js")
+    with serving(app) as url:
+        bundle = httpx.get(f"{url}/static/webchat.js")
+        page = httpx.get(f"{url}/")
+    assert bundle.status_code == 503
+    assert bundle.headers["content-type"].startswith("text/plain")
+    assert "npm ci" in bundle.text and "bot/web" in bundle.text
+    assert page.status_code == 200 and COMPANY in page.text
+
+
+# --- Real browser -------------------------------------------------------------------------------------
+
+
+def _is_refused_socket_connection(message: ConsoleMessage, socket_url: str) -> bool:
+    """Console errors from the widget failing to reach the (absent) Rasa socket.io server."""
+    where = (message.location or {}).get("url", "")
+    return "ERR_CONNECTION_REFUSED" in message.text and (
+        where.startswith(socket_url) or socket_url in message.text
+    )
+
+
+@pytest.mark.browser
+def test_page_and_chat_widget_in_chromium(web_url: str, socket_url: str, tmp_path: Path) -> None:
+    require_bundle()
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="de-DE")
+        blocked = block_external_requests(context)
+        page = context.new_page()
+        console_errors: list[ConsoleMessage] = []
+        page_errors: list[str] = []
+        page.on("console", lambda message: console_errors.append(message) if message.type == "error" else None)
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+        page.goto(f"{web_url}/", wait_until="load")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Mobilfunk und Internet")
+        expect(page.locator(".site-header")).to_contain_text(COMPANY)
+
+        launcher = page.locator("#webchat .rw-launcher")
+        expect(launcher).to_be_visible(timeout=15_000)
+        page.screenshot(path=str(tmp_path / "demo-page.png"), full_page=True)
+
+        launcher.click()
+        conversation = page.locator("#webchat .rw-conversation-container")
+        expect(conversation).to_be_visible()
+        expect(conversation.locator(".rw-title")).to_have_text("Kundenservice")
+        expect(conversation).to_contain_text("Automatischer Assistent")
+        expect(conversation).to_contain_text("Verbinde")
+        page.screenshot(path=str(tmp_path / "demo-chat-open.png"))
+
+        # The font and everything else come from this machine; the widget's Google Fonts import is gone.
+        computed_font = page.evaluate(
+            "getComputedStyle(document.querySelector('#webchat .rw-title')).fontFamily")
+        assert "Inter" not in computed_font
+        context.close()
+
+    assert blocked == [], f"the page tried to reach the internet: {blocked}"
+    assert page_errors == []
+    unexpected = [f"{m.text} ({(m.location or {}).get('url', '')})" for m in console_errors
+                  if not _is_refused_socket_connection(m, socket_url)]
+    assert unexpected == []
+    assert (tmp_path / "demo-page.png").stat().st_size > 10_000
+    assert (tmp_path / "demo-chat-open.png").stat().st_size > 10_000
