@@ -51,15 +51,15 @@ class RunResult:
         return self.messages / self.seconds
 
 
-def rasa_server_rss_mb() -> float | None:
-    """Resident memory of the Rasa server process(es) on this machine, from /proc."""
+def rasa_server_rss_mb(port: int) -> float | None:
+    """Resident memory of the Rasa server listening on `port` (matched by its command line), from /proc."""
     total_kb = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if "bot.rasa_server" not in cmdline and "rasa run" not in cmdline:
+            if ("bot.rasa_server" not in cmdline and "rasa run" not in cmdline) or f"--port {port}" not in cmdline:
                 continue
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -90,7 +90,7 @@ async def _customer(client: httpx.AsyncClient, url: str, queue: asyncio.Queue, l
             latencies.append((time.perf_counter() - started) * 1000)
 
 
-async def _run(url: str, users: int, conversations: int) -> RunResult:
+async def _run(url: str, users: int, conversations: int, port: int) -> RunResult:
     queue: asyncio.Queue = asyncio.Queue()
     for index in range(conversations):
         queue.put_nowait(index)
@@ -101,7 +101,7 @@ async def _run(url: str, users: int, conversations: int) -> RunResult:
         started = time.perf_counter()
         await asyncio.gather(*(_customer(client, url, queue, latencies, errors) for _ in range(users)))
         seconds = time.perf_counter() - started
-    return RunResult(users, conversations, len(latencies), seconds, latencies, len(errors), rasa_server_rss_mb())
+    return RunResult(users, conversations, len(latencies), seconds, latencies, len(errors), rasa_server_rss_mb(port))
 
 
 def _report(results: list[RunResult], url: str) -> str:
@@ -132,10 +132,11 @@ def run_benchmark(*, url: str, users: list[int], conversations: int, output: Pat
     except httpx.HTTPError as error:
         print(f"The assistant is not reachable at {url} ({error}). Start it with scripts/run.sh first.")
         return 2
-    asyncio.run(_run(rest_url, 2, 4))  # warm-up: first calls load caches and connections
+    port = httpx.URL(url).port or 80
+    asyncio.run(_run(rest_url, 2, 4, port))  # warm-up: first calls load caches and connections
     results = []
     for count in users:
-        result = asyncio.run(_run(rest_url, count, max(conversations, count)))
+        result = asyncio.run(_run(rest_url, count, max(conversations, count), port))
         results.append(result)
         print(f"{count:>3} users: p50 {result.p50:.1f} ms, p95 {result.p95:.1f} ms, "
               f"{result.throughput:.1f} msg/s, {result.errors} errors")

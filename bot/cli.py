@@ -153,15 +153,16 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
 
 
 def import_csv(settings: Settings, path: Path) -> int:
+    from bot.records.catalog import ensure_catalog
     from bot.records.csv_import import CsvImportError, import_customers_csv
     from bot.records.database import transaction
 
     try:
         with transaction(settings.database_url) as session:
+            ensure_catalog(session)
             report = import_customers_csv(session, path)
     except CsvImportError as error:
-        print(f"Nothing was imported. Fix these problems in {path} and run the import again:\n{error}",
-              file=sys.stderr)
+        print(f"{error}\nFix these lines in {path} and run the import again.", file=sys.stderr)
         return 2
     print(f"Imported {path}: {report}")
     return 0

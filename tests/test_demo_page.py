@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 from aiohttp import web
-from playwright.sync_api import ConsoleMessage, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from bot.settings import Settings
 from bot.web.app import WEBCHAT_BUNDLE, create_app
@@ -32,6 +33,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel what the app left running (socket.io ping tasks), so the loop closes cleanly."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @contextmanager
@@ -53,6 +62,7 @@ def serving(app: web.Application) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=15)
+        asyncio.run_coroutine_threadsafe(_cancel_other_tasks(), loop).result(timeout=15)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
@@ -145,6 +155,12 @@ def test_missing_bundle_gives_503_and_the_page_still_renders(tmp_path: Path) -> 
 # --- Real browser -------------------------------------------------------------------------------------
 
 
+def wait_for_animations(page: Page, selector: str) -> None:
+    """Wait until the element's CSS animations (the widget's slide-in) have finished."""
+    page.wait_for_function(
+        "s => document.querySelector(s).getAnimations().every(a => a.playState !== 'running')", arg=selector)
+
+
 def _is_refused_socket_connection(message: ConsoleMessage, socket_url: str) -> bool:
     """Console errors from the widget failing to reach the (absent) Rasa socket.io server."""
     where = (message.location or {}).get("url", "")
@@ -172,11 +188,13 @@ def test_page_and_chat_widget_in_chromium(web_url: str, socket_url: str, tmp_pat
 
         launcher = page.locator("#webchat .rw-launcher")
         expect(launcher).to_be_visible(timeout=15_000)
-        page.screenshot(path=str(tmp_path / "demo-page.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / "demo-page.png"))
+        page.screenshot(path=str(tmp_path / "demo-page-full.png"), full_page=True)
 
         launcher.click()
         conversation = page.locator("#webchat .rw-conversation-container")
         expect(conversation).to_be_visible()
+        wait_for_animations(page, "#webchat .rw-conversation-container")
         expect(conversation.locator(".rw-title")).to_have_text("Kundenservice")
         expect(conversation).to_contain_text("Automatischer Assistent")
         expect(conversation).to_contain_text("Verbinde")
@@ -195,3 +213,76 @@ def test_page_and_chat_widget_in_chromium(web_url: str, socket_url: str, tmp_pat
     assert unexpected == []
     assert (tmp_path / "demo-page.png").stat().st_size > 10_000
     assert (tmp_path / "demo-chat-open.png").stat().st_size > 10_000
+
+
+# --- The widget against a stand-in for Rasa's socket.io channel ----------------------------------------
+
+GREETING = "Guten Tag! Wie kann ich Ihnen helfen?"
+BUTTONS = [{"title": "Vertrag kündigen", "payload": "/cancel_contract"},
+           {"title": "Tarif wechseln", "payload": "/change_tariff"}]
+
+
+def fake_rasa_socket_app(received: list[tuple[str, dict]]) -> web.Application:
+    """What rasa.core.channels.socketio does (Rasa 3.6, credentials.yml: user_uttered/bot_uttered,
+    session_persistence), answering /greet with buttons the way Rasa's send_text_with_buttons does."""
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*")
+    app = web.Application()
+    sio.attach(app, socketio_path="socket.io")
+
+    @sio.on("session_request")
+    async def session_request(sid: str, data: dict | None) -> None:
+        data = data or {}
+        received.append(("session_request", data))
+        session_id = data.get("session_id") or "fake-session-1"
+        await sio.emit("session_confirm", session_id, room=sid)
+
+    @sio.on("user_uttered")
+    async def user_uttered(sid: str, data: dict) -> None:
+        received.append(("user_uttered", data))
+        if data.get("message") == "/greet":
+            quick_replies = [{"content_type": "text", **button} for button in BUTTONS]
+            await sio.emit("bot_uttered", {"text": GREETING, "quick_replies": quick_replies}, room=sid)
+        else:
+            await sio.emit("bot_uttered", {"text": f"Verstanden: {data.get('message')}"}, room=sid)
+
+    return app
+
+
+@pytest.mark.browser
+def test_widget_talks_socketio_and_shows_buttons_as_quick_replies(tmp_path: Path) -> None:
+    require_bundle()
+    received: list[tuple[str, dict]] = []
+    with serving(fake_rasa_socket_app(received)) as rasa_url, \
+            serving(create_app(Settings(company_name=COMPANY, rasa_public_url=rasa_url))) as url, \
+            launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="de-DE")
+        blocked = block_external_requests(context)
+        page = context.new_page()
+        console_errors: list[str] = []
+        page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
+
+        page.goto(f"{url}/", wait_until="load")
+        page.locator("#webchat .rw-launcher").click()
+        conversation = page.locator("#webchat .rw-conversation-container")
+        expect(conversation.locator(".rw-response")).to_contain_text(GREETING, timeout=15_000)
+        replies = conversation.locator(".rw-replies .rw-reply")
+        expect(replies).to_have_text([button["title"] for button in BUTTONS])
+        expect(conversation.locator(".rw-loading")).to_have_count(0)  # connected: no "Verbinde …"
+        wait_for_animations(page, "#webchat .rw-conversation-container")
+        page.screenshot(path=str(tmp_path / "demo-chat-quick-replies.png"))
+
+        replies.first.click()
+        expect(conversation.locator(".rw-response").last).to_contain_text("Verstanden: /cancel_contract")
+        expect(conversation.locator(".rw-client").last).to_contain_text("Vertrag kündigen")
+        page.screenshot(path=str(tmp_path / "demo-chat-answered.png"))
+        context.close()
+
+    assert blocked == []
+    assert console_errors == []
+    kinds = [kind for kind, _ in received]
+    assert kinds[0] == "session_request"
+    messages = [data for kind, data in received if kind == "user_uttered"]
+    assert [m["message"] for m in messages] == ["/greet", "/cancel_contract"]
+    assert messages[0]["customData"] == {"language": "de"}
+    assert messages[0]["session_id"] == messages[1]["session_id"] == "fake-session-1"

@@ -6,9 +6,9 @@ with the demo personas; the test then checks the rows the conversation left in t
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import httpx
 import pytest

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from bot.records.queries import verified_customer
 
 MAX_ATTEMPTS = 3
-_CUSTOMER_NUMBER = re.compile(r"\b[Kk]\s*-?\s*(\d{3})\s*(\d{3})\b")
-_POSTCODE = re.compile(r"(?<!\d)(\d{5})(?!\d)")
-_DATE = re.compile(r"(?<!\d)(\d{1,2})\.\s*(\d{1,2})\.\s*(\d{4})(?!\d)")
-_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_CUSTOMER_NUMBER = re.compile(r"\b[Kk]\s*-?\s*([0-9]{3})\s*([0-9]{3})\b")
+_POSTCODE = re.compile(r"(?<![0-9])([0-9]{5})(?![0-9])")
+_DATE = re.compile(r"(?<![0-9])([0-9]{1,2})\.\s*([0-9]{1,2})\.\s*([0-9]{4})(?![0-9])")
+_ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})(?![0-9])")
 
 
 @dataclass(frozen=True)

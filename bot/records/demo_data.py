@@ -1,11 +1,12 @@
 """Realistic, reproducible German demo customers for development, demos and tests.
 
 `seed_demo_customers` first creates the fixed personas (always the same values, dates relative
-to `today`) that the conversation tests and the README use, then `count` generated customers
-drawn from a seeded random generator: the same seed and `today` give the same records.
+to `today`) that the conversation tests and the README use, then generated customers up to
+`count` in all, drawn from a seeded random generator: the same seed and `today` give the same records.
 """
 from __future__ import annotations
 
+import calendar
 import logging
 import random
 import unicodedata
@@ -355,7 +356,8 @@ class _Generator:
         if first_term_end > self.today or self.rng.random() < 0.55:
             return first_term_end
         ahead = add_months(self.today, self.rng.randint(1, 12 if start.day <= self.today.day else 11))
-        return ahead.replace(day=min(start.day, _month_length(ahead)))  # renewed on the start's anniversary day
+        # Renewed on the start's day of the month.
+        return ahead.replace(day=min(start.day, calendar.monthrange(ahead.year, ahead.month)[1]))
 
     def contract(self, customer: Customer, category: str, start: date) -> Contract:
         rng = self.rng
@@ -447,10 +449,6 @@ class _Generator:
         return sorted(complaints, key=lambda c: c.created_at)
 
 
-def _month_length(day: date) -> int:
-    return (add_months(day.replace(day=1), 1) - timedelta(days=1)).day
-
-
 def _persona_records(persona: Persona, plan: Plan, today: date) -> tuple[Customer, Contract, list[Complaint]]:
     customer = Customer(
         customer_number=persona.customer_number, first_name=persona.first_name, last_name=persona.last_name,
@@ -487,7 +485,7 @@ def _plans(session: Session) -> tuple[dict[str, list[Plan]], dict[str, Plan]]:
 
 
 def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, today: date) -> int:
-    """Create the personas plus `count` generated customers; returns how many customers were created.
+    """Create `count` demo customers in all: the personas (always) and generated ones; returns how many.
 
     Ensures the catalog first. Does nothing (returns 0) when the database already has customers,
     so it is safe to run on every start.
@@ -512,8 +510,9 @@ def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, t
         complaints.extend(persona_complaints)
 
     rng = generator.rng
-    customer_numbers = rng.sample(range(RESERVED_CUSTOMER_NUMBERS.stop, 1_000_000), count)
-    contract_numbers = iter(rng.sample(range(10_000_100, 100_000_000), 2 * count))
+    generated = max(count - len(PERSONAS), 0)
+    customer_numbers = rng.sample(range(RESERVED_CUSTOMER_NUMBERS.stop, 1_000_000), generated)
+    contract_numbers = iter(rng.sample(range(10_000_100, 100_000_000), 2 * generated))
     pause_starts: dict[int, date] = {}  # by id() of the contract object
     cancellations: list[tuple[Contract, Cancellation]] = []
     for number in customer_numbers:

@@ -30,7 +30,8 @@ def add_months(day: date, months: int) -> date:
 def months_between(start: date, end: date) -> int:
     """Whole months from start to end (0 when end is before start)."""
     months = (end.year - start.year) * 12 + (end.month - start.month)
-    if end.day < start.day:
+    # 31 Jan -> 28 Feb is a whole month: a shorter month's last day completes it.
+    if end.day < start.day and end.day != calendar.monthrange(end.year, end.month)[1]:
         months -= 1
     return max(months, 0)
 
