@@ -23,8 +23,13 @@ fi
 step "Python 3.10 virtual environment"
 find_python310() {
   local candidate
-  for candidate in "${PYTHON310:-}" "$(command -v python3.10 || true)" "$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /root/.pyenv/versions/3.10.*/bin/python3.10; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  # pyenv's shim answers to python3.10 even when 3.10 is not selected, so each candidate must really run as 3.10.
+  for candidate in "${PYTHON310:-}" "$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /root/.pyenv/versions/3.10.*/bin/python3.10 \
+                   "$(command -v python3.10 || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] \
+       && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
   done
   return 1
 }
