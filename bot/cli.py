@@ -4,6 +4,7 @@
     python -m bot.cli run              start action server, Rasa server and web app; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        measure latency and throughput of the running assistant
+    python -m bot.cli evaluate         measure the trained NLU on the held-out set (and GermEval if present)
 """
 from __future__ import annotations
 
@@ -168,6 +169,30 @@ def import_csv(settings: Settings, path: Path) -> int:
     return 0
 
 
+HELDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_heldout" / "messages.tsv"
+
+
+def evaluate(settings: Settings, *, model: Path, heldout: Path, markdown: Path, json_path: Path) -> int:
+    """Parse the held-out set in-process, print the report and write it to docs/ and results/."""
+    import asyncio
+
+    from bot.evaluation import DatasetError, render_markdown, run_evaluation, write_report
+    from bot.evaluation.parsing import quiet_rasa_logging
+
+    quiet_rasa_logging()
+    try:
+        report = asyncio.run(run_evaluation(model_path=model, heldout_path=heldout,
+                                            germeval_path=settings.germeval_dev_path,
+                                            command="python -m bot.cli evaluate"))
+    except (DatasetError, FileNotFoundError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    write_report(report, markdown_path=markdown, json_path=json_path)
+    print(render_markdown(report))
+    print(f"Written: {markdown} and {json_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description=__doc__,
@@ -189,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--users", type=int, nargs="+", default=[1, 20])
     bench.add_argument("--conversations", type=int, default=40, help="conversations per run")
     bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md")
+    evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the held-out test set")
+    evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    evaluate_parser.add_argument("--heldout", type=Path, default=HELDOUT_PATH)
+    evaluate_parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "nlu_evaluation.md")
+    evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -209,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_benchmark(url=args.url or settings.rasa_url, users=args.users,
                              conversations=args.conversations, output=args.output)
+    elif args.command == "evaluate":
+        return evaluate(settings, model=args.model, heldout=args.heldout, markdown=args.output, json_path=args.json)
     return 0
 
 

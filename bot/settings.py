@@ -50,6 +50,8 @@ class Settings:
     smtp_starttls: bool = False
     mail_from: str = "kundenservice@nordstern-telekom.example"
     spacy_model_path: Path = PROJECT_ROOT / "models" / "spacy_de"
+    # GermEval 2017 dev set (licensed non-commercial): read at run time by `bot.cli evaluate`, never copied.
+    germeval_dev_path: Path = PROJECT_ROOT.parent / "shared" / "eval" / "germeval2017_dev.tsv"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             smtp_starttls=_env_bool("SMTP_STARTTLS", defaults.smtp_starttls),
             mail_from=env.get("MAIL_FROM") or defaults.mail_from,
             spacy_model_path=Path(env.get("SPACY_MODEL_PATH") or defaults.spacy_model_path),
+            germeval_dev_path=Path(env.get("GERMEVAL_DEV_PATH") or defaults.germeval_dev_path),
         )
 
 

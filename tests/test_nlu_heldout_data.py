@@ -1,0 +1,72 @@
+"""The held-out NLU test set: well-formed, covering the domain, and never part of the training data."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import HELDOUT_PATH
+from bot.evaluation.datasets import DatasetError, load_germeval, load_labelled_messages
+from bot.settings import PROJECT_ROOT
+
+
+def _normalised(text: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # "[K123456](customer_id)" -> "K123456"
+    return re.sub(r"[\s!.?,]+$", "", text).strip().lower()
+
+
+def _training_texts() -> set[str]:
+    texts = set()
+    for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
+            for line in str(block.get("examples", "")).splitlines():
+                if line.strip().startswith("- "):
+                    texts.add(_normalised(line.strip()[2:]))
+    return texts
+
+
+def test_heldout_set_covers_every_intent_with_the_required_emphasis() -> None:
+    messages = load_labelled_messages(HELDOUT_PATH)
+    domain_intents = set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
+    counts = Counter(m.intent for m in messages)
+    assert set(counts) == domain_intents
+    assert len(messages) >= 340
+    assert counts["cancel_contract"] >= 50 and counts["complain"] >= 40 and counts["out_of_scope"] >= 50
+    assert len({m.text.lower() for m in messages}) == len(messages), "duplicate messages"
+
+
+def test_no_heldout_message_is_in_the_training_data() -> None:
+    training = _training_texts()
+    leaked = [m.text for m in load_labelled_messages(HELDOUT_PATH) if _normalised(m.text) in training]
+    assert leaked == [], f"held-out messages found in data/nlu (remove them from the training data): {leaked}"
+
+
+def test_texts_with_quotes_are_read_as_they_are(tmp_path: Path) -> None:
+    path = tmp_path / "set.tsv"
+    path.write_text('text\tintent\tsentiment\nWas ist "Drittanbieter"?\task_bill\tneutral\n', encoding="utf-8")
+    [message] = load_labelled_messages(path)
+    assert (message.text, message.intent, message.sentiment) == ('Was ist "Drittanbieter"?', "ask_bill", "neutral")
+    germeval = tmp_path / "germeval.tsv"
+    germeval.write_text('id\trelevance\tsentiment\ttext\nu1\ttrue\tnegative\t"Zug" fällt aus\n', encoding="utf-8")
+    [example] = load_germeval(germeval)
+    assert (example.text, example.sentiment) == ('"Zug" fällt aus', "negative")
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("txt\tintent\tsentiment\n", "line 1: expected the header"),
+    ("text\tintent\tsentiment\nHallo\tgreet\n", "line 2: expected 3 tab-separated columns, got 2"),
+    ("text\tintent\tsentiment\nHallo\tgreet\tneutral\nDanke\tthank\tgut\n", "line 3: sentiment must be one of"),
+])
+def test_a_broken_line_is_reported_with_its_number(tmp_path: Path, content: str, problem: str) -> None:
+    path = tmp_path / "set.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=problem):
+        load_labelled_messages(path)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="file not found"):
+        load_labelled_messages(tmp_path / "nope.tsv")
