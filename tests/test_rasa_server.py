@@ -56,3 +56,20 @@ def test_install_is_idempotent(action: RemoteAction) -> None:
     patched = RemoteAction._validate_action_result
     rasa_server.install()
     assert RemoteAction._validate_action_result is patched
+
+
+async def test_rasa_sqlite_tracker_store_runs_with_a_write_ahead_log(tmp_path) -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from sqlalchemy import text
+
+    rasa_server.install()
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "conversations.db"))
+    tracker = DialogueStateTracker.from_events("customer-1", [UserUttered("Hallo")])
+    await store.save(tracker)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar_one() == 1  # NORMAL
+    assert [e.text for e in (await store.retrieve("customer-1")).events if isinstance(e, UserUttered)] == ["Hallo"]
