@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.evaluation.datasets import LabelledMessage
 from bot.evaluation.evaluate import EvaluationReport, score_heldout
-from bot.evaluation.parsing import Prediction
+from bot.evaluation.parsing import Prediction, prediction_from_parse
 from bot.evaluation.report import KEPT_MARKER, render_markdown, write_report
 
 
@@ -52,3 +52,11 @@ def test_regenerating_keeps_the_notes_below_the_marker(tmp_path: Path) -> None:
     data = json.loads(result.read_text(encoding="utf-8"))
     assert data["heldout"]["intents"]["per_intent"]["cancel_contract"]["precision"] == 0.5
     assert [t["met"] for t in data["targets"]][:2] == [True, False]
+
+
+def test_a_parse_result_is_read_with_or_without_sentiment() -> None:
+    parsed = {"text": "Frechheit", "intent": {"name": "complain", "confidence": 0.81},
+              "sentiment": {"label": "negative", "score": 0.93}}
+    assert prediction_from_parse(parsed, 4.2) == Prediction("complain", 0.81, "negative", 4.2)
+    without = prediction_from_parse({"text": "Hallo", "intent": {"name": "greet", "confidence": 0.9}}, 3.0)
+    assert without.sentiment is None

@@ -41,7 +41,8 @@ def load_agent(model_path: Path) -> Agent:
     return Agent.load(str(model_path))
 
 
-def _prediction(result: dict[str, Any], latency_ms: float) -> Prediction:
+def prediction_from_parse(result: dict[str, Any], latency_ms: float) -> Prediction:
+    """The intent and, when the pipeline adds one, the sentiment label (`result["sentiment"]["label"]`)."""
     intent = result.get("intent") or {}
     sentiment = result.get("sentiment")
     label = sentiment.get("label") if isinstance(sentiment, dict) else None
@@ -57,5 +58,5 @@ async def parse_messages(agent: Agent, texts: Sequence[str], *, warm_up: bool = 
     for text in texts:
         started = time.perf_counter()
         result = await agent.parse_message(text)
-        predictions.append(_prediction(result, (time.perf_counter() - started) * 1000))
+        predictions.append(prediction_from_parse(result, (time.perf_counter() - started) * 1000))
     return predictions
