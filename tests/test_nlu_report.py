@@ -33,6 +33,8 @@ def test_targets_are_marked_and_missing_sentiment_is_not_a_failure() -> None:
     assert "| sentiment negative F1 (held-out) | not available | ≥ 0.9 | – |" in text
     assert "| parse latency p50 (ms) | 11.5 | ≤ 15 | yes |" in text
     assert "- complain → cancel_contract: 1" in text
+    assert ("Highlighted: **cancel_contract** precision 0.500, recall 1.000; **complain** precision 0.000, "
+            "recall 0.000.") in text
     assert "GermEval 2017" in text and "not found (set GERMEVAL_DEV_PATH)" in text
 
 

@@ -54,7 +54,11 @@ def render_markdown(report: EvaluationReport) -> str:
         met = "–" if check.met is None else ("yes" if check.met else "**no**")
         digits = 1 if "latency" in check.name else 3
         lines.append(f"| {check.name} | {_number(check.value, digits)} | {check.rule} | {met} |")
+    highlighted = "; ".join(f"**{name}** precision {intents.per_intent[name].precision:.3f}, recall "
+                            f"{intents.per_intent[name].recall:.3f}" for name in HIGHLIGHTED if name in intents.per_intent)
     lines += [
+        "",
+        f"Highlighted: {highlighted}.",
         "",
         f"Out-of-scope recall counts `{FALLBACK}` predictions for `{OUT_OF_SCOPE}` messages as correct detection "
         f"({intents.out_of_scope_as_fallback} of them here); in the per-intent scores below `{FALLBACK}` is a miss. "
