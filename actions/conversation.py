@@ -43,8 +43,10 @@ class ActionRequestHuman(RecordsAction):
         customer_id = verified_customer_id(tracker)
         moment = now()
         reason = tracker.get_slot("cancellation_reason") or "customer_request"
+        peak = tracker.get_slot("dissatisfaction_peak")
         reply = await in_records(settings, lambda s: request_handoff(
-            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment))
+            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment,
+            dissatisfaction=float(peak) if peak is not None else None))
         send(dispatcher, reply)
         return []
 
