@@ -45,6 +45,8 @@ ACKNOWLEDGE_WITH_PRIORITY = Reply(
     "einen Mitarbeiter weitergeben.",
     (Button("Bevorzugt mit einem Menschen sprechen", "/request_human"), NO_THANKS),
 )
+# Intents whose own reply already says sorry and offers a human.
+SELF_ACKNOWLEDGING_INTENTS = ("complain", "request_human")
 # Values of the slot dissatisfaction_acknowledged.
 HUMAN_OFFERED = "human_offered"
 PRIORITY_OFFERED = "priority_offered"
@@ -80,8 +82,9 @@ def acknowledgement(*, previous: float, score: float, acknowledged: str | None, 
     """The new acknowledgement state and what to say, if anything.
 
     The frustration is acknowledged once; a high-value customer who becomes very dissatisfied is
-    offered a human with priority (once, even after a plain acknowledgement). Asking for a human
-    needs no offer: the handoff itself answers.
+    offered a human with priority (once, even after a plain acknowledgement). The plain words are
+    left out where the reply to the message itself acknowledges and offers a human (a complaint, a
+    request for a human); the priority offer only where the handoff is already underway.
     """
     if high_value and score >= VERY_DISSATISFIED_AT and acknowledged != PRIORITY_OFFERED:
         state, reply = PRIORITY_OFFERED, ACKNOWLEDGE_WITH_PRIORITY
@@ -89,7 +92,9 @@ def acknowledgement(*, previous: float, score: float, acknowledged: str | None, 
         state, reply = HUMAN_OFFERED, ACKNOWLEDGE
     else:
         return acknowledged, None
-    return state, (None if intent == "request_human" else reply)
+    if intent == "request_human" or (intent in SELF_ACKNOWLEDGING_INTENTS and reply is ACKNOWLEDGE):
+        return state, None
+    return state, reply
 
 
 class ActionUpdateDissatisfaction(Action):

@@ -89,8 +89,10 @@ def test_reasons_are_merged_in_canonical_order_without_duplicates() -> None:
     (0.3, None, False, "ask_bill", None, None),
     (0.5, None, False, "ask_bill", HUMAN_OFFERED, ACKNOWLEDGE),
     (0.9, HUMAN_OFFERED, False, "complain", HUMAN_OFFERED, None),  # once per conversation
-    (0.9, None, False, "complain", HUMAN_OFFERED, ACKNOWLEDGE),  # very dissatisfied, but not high value
+    (0.9, None, False, "cancel_contract", HUMAN_OFFERED, ACKNOWLEDGE),  # very dissatisfied, not high value
+    (0.6, None, False, "complain", HUMAN_OFFERED, None),  # the complaint reply says sorry and offers a human
     (0.6, None, True, "ask_bill", HUMAN_OFFERED, ACKNOWLEDGE),  # high value, not yet very dissatisfied
+    (0.8, None, True, "request_human", PRIORITY_OFFERED, None),  # the handoff itself says "priority"
     (0.8, None, True, "complain", PRIORITY_OFFERED, ACKNOWLEDGE_WITH_PRIORITY),
     (0.8, HUMAN_OFFERED, True, "complain", PRIORITY_OFFERED, ACKNOWLEDGE_WITH_PRIORITY),  # escalates once
     (0.95, PRIORITY_OFFERED, True, "complain", PRIORITY_OFFERED, None),
