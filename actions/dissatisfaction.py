@@ -126,8 +126,10 @@ class ActionUpdateDissatisfaction(Action):
             send(dispatcher, reply)
         if peak > 0 or reasons:  # a calm conversation leaves no row behind
             await self._record(settings, tracker, result.score, peak, reasons, acknowledged is not None)
-        return [SlotSet("dissatisfaction", result.score), SlotSet("dissatisfaction_peak", peak),
-                SlotSet("dissatisfaction_reasons", reasons), SlotSet("dissatisfaction_acknowledged", acknowledged)]
+        updates = {"dissatisfaction": result.score, "dissatisfaction_peak": peak,
+                   "dissatisfaction_reasons": reasons, "dissatisfaction_acknowledged": acknowledged}
+        # Only what changed, so that calm turns add nothing to the conversation's history.
+        return [SlotSet(name, value) for name, value in updates.items() if _changed(tracker.get_slot(name), value)]
 
     @staticmethod
     async def _record(settings: Settings, tracker: Tracker, score: float, peak: float, reasons: list[str],
@@ -140,6 +142,12 @@ class ActionUpdateDissatisfaction(Action):
                 reasons=reasons, acknowledged=acknowledged, now=moment))
         except RecordsUnavailable:
             pass  # already logged; the conversation goes on without the insight row
+
+
+def _changed(old: Any, new: Any) -> bool:
+    if isinstance(new, float):
+        return old is None or abs(float(old) - new) > 1e-9
+    return (old or None) != (new or None)
 
 
 async def customer_history_slot(customer_id: int) -> dict[str, Any] | None:

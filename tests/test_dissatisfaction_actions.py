@@ -66,7 +66,8 @@ async def test_every_message_updates_one_row_per_conversation(records: str) -> N
     assert first["dissatisfaction_reasons"] == ["negative_sentiment", "complaint"]
 
     calm_slots = {**first, "verified_customer": float(customer_id)}
-    second = _slots(await action.run(CollectingDispatcher(), _message("ask_contract", slots=calm_slots), DOMAIN))
+    second = calm_slots | _slots(await action.run(CollectingDispatcher(), _message("ask_contract", slots=calm_slots),
+                                                  DOMAIN))
     assert second["dissatisfaction"] < first["dissatisfaction"], "a calm message lets the score decay"
     assert second["dissatisfaction_peak"] == pytest.approx(0.57)
 
@@ -81,9 +82,11 @@ async def test_every_message_updates_one_row_per_conversation(records: str) -> N
     assert _insights(records)[0].customer_id == customer_id
 
 
-async def test_a_calm_conversation_leaves_no_row(records: str) -> None:
-    events = await ActionUpdateDissatisfaction().run(CollectingDispatcher(), _message("ask_contract"), DOMAIN)
-    assert _slots(events)["dissatisfaction"] == 0.0
+async def test_a_calm_conversation_leaves_no_row_and_no_events(records: str) -> None:
+    initial = {"dissatisfaction": 0.0, "dissatisfaction_peak": 0.0}
+    events = await ActionUpdateDissatisfaction().run(CollectingDispatcher(), _message("ask_contract", slots=initial),
+                                                     DOMAIN)
+    assert events == []
     assert _insights(records) == []
 
 
