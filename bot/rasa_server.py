@@ -1,7 +1,9 @@
 """Start Rasa with one addition: when the action server cannot be reached, the customer still gets an answer.
 
 Rasa 3.6 logs a failed custom action and sends nothing, so the customer would wait forever. Here a
-failed call becomes a polite German message. Form rejections pass through unchanged.
+failed call becomes a polite German message. Form rejections pass through unchanged, and so does
+the bookkeeping that runs after every message (the dissatisfaction score): the answer to the
+message itself already tells the customer about the outage, once.
 
 Usage: python -m bot.rasa_server run --enable-api ...   (the same arguments as `rasa`)
 """
@@ -12,6 +14,9 @@ import sys
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+# Actions Rasa runs on every user message besides the answer; a failure there stays silent.
+BACKGROUND_ACTIONS = ("action_validate_slot_mappings",)
 
 ACTION_SERVER_DOWN = (
     "Entschuldigung, ich habe gerade eine technische Störung und kann Ihr Anliegen im Moment nicht bearbeiten. "
@@ -34,6 +39,9 @@ def install_action_server_fallback() -> None:
         except ActionExecutionRejection:
             raise
         except RasaException as error:
+            if self.name() in BACKGROUND_ACTIONS:
+                logger.error("Custom action %s failed: %s", self.name(), error)
+                return []
             logger.error("Custom action %s failed, answering politely instead: %s", self.name(), error)
             return [BotUttered(text=ACTION_SERVER_DOWN, metadata={"action_server_unavailable": True})]
 

@@ -157,4 +157,7 @@ async def test_customer_gets_a_polite_message_when_the_action_server_is_down(
     with running_assistant(url, tmp_path, action_server=False, web_app=False) as no_actions:
         chat = Chat(client, no_actions)
         messages = await chat.say("Wann endet mein Vertrag?")
+        greeting = await chat.say("Hallo")
     assert "technische Störung" in Chat.text(messages)
+    assert "technische Störung" not in Chat.text(greeting), "an answer that needs no action is given as usual"
+    assert "Guten Tag" in Chat.text(greeting)
