@@ -77,9 +77,11 @@ async def test_every_message_updates_one_row_per_conversation(records: str) -> N
     assert row.peak_dissatisfaction == pytest.approx(0.57)
     assert row.reasons == "negative_sentiment,complaint" and row.acknowledged is True
 
-    # a later message without the verified id keeps the id already stored
-    await action.run(CollectingDispatcher(), _message("greet", slots=first), DOMAIN)
-    assert _insights(records)[0].customer_id == customer_id
+    # a new session (slots back to their initial values, no verified id) keeps what was stored
+    await action.run(CollectingDispatcher(), _message("cancel_contract"), DOMAIN)
+    [row] = _insights(records)
+    assert row.customer_id == customer_id and row.dissatisfaction == pytest.approx(0.2)
+    assert row.peak_dissatisfaction == pytest.approx(0.57) and row.acknowledged is True
 
 
 async def test_a_calm_conversation_leaves_no_row_and_no_events(records: str) -> None:

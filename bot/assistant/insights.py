@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,12 @@ def record_insight(session: Session, *, conversation_id: str, customer_id: int |
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     statement = insert(ConversationInsight).values(**values)
     changes = {key: statement.excluded[key] for key in values if key != "conversation_id"}
-    # A customer id once known stays, even if a later write does not carry it.
-    changes["customer_id"] = statement.excluded.customer_id if customer_id is not None else ConversationInsight.customer_id
+    # What was once known stays: the customer id, the peak and the acknowledgement (a new session
+    # of the same conversation starts its score from zero).
+    if customer_id is None:
+        changes["customer_id"] = ConversationInsight.customer_id
+    greatest = func.greatest if dialect == "postgresql" else func.max  # SQLite's max() of two values
+    changes["peak_dissatisfaction"] = greatest(ConversationInsight.peak_dissatisfaction,
+                                               statement.excluded.peak_dissatisfaction)
+    changes["acknowledged"] = or_(ConversationInsight.acknowledged, statement.excluded.acknowledged)
     session.execute(statement.on_conflict_do_update(index_elements=["conversation_id"], set_=changes))
