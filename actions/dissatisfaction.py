@@ -40,9 +40,8 @@ ACKNOWLEDGE = Reply(
     (TALK_TO_HUMAN, NO_THANKS),
 )
 ACKNOWLEDGE_WITH_PRIORITY = Reply(
-    "Ich merke, dass Sie sehr verärgert sind, und das tut mir leid. Als langjährige Kundin oder langjähriger "
-    "Kunde werden Sie bei uns bevorzugt behandelt: Ich kann Sie sofort und mit Vorrang an eine Mitarbeiterin oder "
-    "einen Mitarbeiter weitergeben.",
+    "Ich merke, dass Sie sehr verärgert sind, und das tut mir leid. Ich kann Sie sofort an eine Mitarbeiterin "
+    "oder einen Mitarbeiter weitergeben; Ihr Anliegen wird dann bevorzugt bearbeitet.",
     (Button("Bevorzugt mit einem Menschen sprechen", "/request_human"), NO_THANKS),
 )
 # Intents whose own reply already says sorry and offers a human.
@@ -61,7 +60,8 @@ def latest_message(tracker: Tracker) -> Message:
         intent=intent,
         sentiment=sentiment.get("label") if isinstance(sentiment, dict) else None,
         sentiment_confidence=float(sentiment.get("score") or 0.0) if isinstance(sentiment, dict) else 0.0,
-        consecutive_fallbacks=consecutive_fallbacks(tracker),
+        # A form takes free text (a postcode, a reason), which the NLU often does not classify.
+        consecutive_fallbacks=0 if tracker.active_loop.get("name") else consecutive_fallbacks(tracker),
         repeats_question=intent in QUESTION_INTENTS and intent in _earlier_intents(tracker),
     )
 

@@ -118,6 +118,11 @@ def test_the_latest_message_is_read_from_the_tracker() -> None:
     # without the sentiment component, and a question asked for the first time
     first = latest_message(tracker(intent="ask_bill", text="Rechnung?"))
     assert first.sentiment is None and not first.repeats_question
+    # answers to a form that the NLU did not classify are not misunderstandings
+    lost = [fallback, fallback]
+    assert latest_message(tracker(intent="nlu_fallback", events=lost)).consecutive_fallbacks == 2
+    assert latest_message(tracker(intent="nlu_fallback", events=lost,
+                                  active_loop="cancellation_form")).consecutive_fallbacks == 0
     # a new session forgets earlier questions
     new_session = tracker(intent="ask_bill", events=[asked, {"event": "session_started"}, asked])
     assert not latest_message(new_session).repeats_question
