@@ -1,9 +1,7 @@
 """Start Rasa with one addition: when the action server cannot be reached, the customer still gets an answer.
 
 Rasa 3.6 logs a failed custom action and sends nothing, so the customer would wait forever. Here a
-failed call becomes a polite German message. Form rejections pass through unchanged, and so does
-the bookkeeping that runs after every message (the dissatisfaction score): the answer to the
-message itself already tells the customer about the outage, once.
+failed call becomes a polite German message. Form rejections pass through unchanged.
 
 Usage: python -m bot.rasa_server run --enable-api ...   (the same arguments as `rasa`)
 """
@@ -15,7 +13,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# Actions Rasa runs on every user message besides the answer; a failure there stays silent.
+# Bookkeeping Rasa runs on every user message besides the answer (the dissatisfaction score): a
+# failure there stays silent, since the answer to the message itself tells the customer, once.
 BACKGROUND_ACTIONS = ("action_validate_slot_mappings",)
 
 ACTION_SERVER_DOWN = (
