@@ -114,7 +114,14 @@ class ActionUpdateDissatisfaction(Action):
     async def _update(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                       settings: Settings) -> list[dict[str, Any]]:
         previous = float(tracker.get_slot("dissatisfaction") or 0.0)
+        events: list[dict[str, Any]] = []
         mood = CustomerMood.from_slot(tracker.get_slot("customer_history"))
+        customer_id = verified_customer_id(tracker)
+        if mood is None and customer_id is not None:
+            # Once per conversation, on the first message after the verification.
+            mood = await _load_mood(settings, customer_id)
+            if mood is not None:
+                events.append(SlotSet("customer_history", mood.as_slot()))
         message = latest_message(tracker)
         result = assess(previous, message, mood.history if mood else None)
         peak = max(float(tracker.get_slot("dissatisfaction_peak") or 0.0), result.score)
@@ -129,7 +136,8 @@ class ActionUpdateDissatisfaction(Action):
         updates = {"dissatisfaction": result.score, "dissatisfaction_peak": peak,
                    "dissatisfaction_reasons": reasons, "dissatisfaction_acknowledged": acknowledged}
         # Only what changed, so that calm turns add nothing to the conversation's history.
-        return [SlotSet(name, value) for name, value in updates.items() if _changed(tracker.get_slot(name), value)]
+        return events + [SlotSet(name, value) for name, value in updates.items()
+                         if _changed(tracker.get_slot(name), value)]
 
     @staticmethod
     async def _record(settings: Settings, tracker: Tracker, score: float, peak: float, reasons: list[str],
@@ -150,11 +158,10 @@ def _changed(old: Any, new: Any) -> bool:
     return (old or None) != (new or None)
 
 
-async def customer_history_slot(customer_id: int) -> dict[str, Any] | None:
-    """The verified customer's complaint history for the slot `customer_history` (None if unreachable)."""
+async def _load_mood(settings: Settings, customer_id: int) -> CustomerMood | None:
+    """The verified customer's complaint history and value group (None if unreachable: tried again next time)."""
     today = now().date()
     try:
-        mood = await in_records(get_settings(), lambda s: customer_mood(s, customer_id=customer_id, today=today))
+        return await in_records(settings, lambda s: customer_mood(s, customer_id=customer_id, today=today))
     except RecordsUnavailable:
         return None
-    return mood.as_slot() if mood else None

@@ -7,7 +7,6 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RECORDS_UNAVAILABLE, in_records, send
-from actions.dissatisfaction import customer_history_slot
 from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number, parse_secret, verify
 from bot.nlp.reasons import detect_reason
 from bot.records.database import RecordsUnavailable
@@ -53,9 +52,7 @@ class ValidateVerificationForm(FormValidationAction):
             dispatcher.utter_message(text="Vielen Dank, Sie sind identifiziert.")
             # The secret itself is not kept in the conversation.
             return {"verification_secret": "verified", "verified_customer": float(customer_id),
-                    "verification_failures": 0.0,
-                    # Loaded once here, so that the dissatisfaction score needs no query per message.
-                    "customer_history": await customer_history_slot(customer_id)}
+                    "verification_failures": 0.0}
         failures = int(tracker.get_slot("verification_failures") or 0) + 1
         if failures >= MAX_ATTEMPTS:
             return {"customer_id": None, "verification_secret": None, "verification_failures": float(failures)}

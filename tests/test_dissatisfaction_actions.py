@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from actions.conversation import ActionRequestHuman
 from actions.dissatisfaction import HUMAN_OFFERED, PRIORITY_OFFERED, ActionUpdateDissatisfaction
-from actions.forms import ValidateVerificationForm
 from actions.requests import ActionServeRequest
 from bot.records.database import transaction
 from bot.records.models import Complaint, ConversationInsight, HandoffRequest
@@ -117,20 +116,22 @@ async def test_repeated_question_and_fallbacks_count(records: str) -> None:
     assert lost_twice["dissatisfaction_reasons"] == ["repeated_fallback"]
 
 
-async def test_verification_loads_the_history_once(records: str) -> None:
-    _customer(records, number="K400002", plan_code="DSL_100", segment="business", postcode="20095",
-              complaints=(("technical", False, 10), ("technical", False, 40), ("billing", True, 20),
-                          ("service", True, 400)))
-    result = await ValidateVerificationForm().validate_verification_secret(
-        "20095", CollectingDispatcher(), tracker(slots={"customer_id": "K400002", "verification_failures": 0}),
-        DOMAIN)
-    assert result["customer_history"] == {"recent_complaints": 1, "open_faults": 2, "high_value": True}
+async def test_the_history_is_loaded_once_after_verification(records: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    customer_id = _customer(records, number="K400002", plan_code="DSL_100", segment="business",
+                            complaints=(("technical", False, 10), ("technical", False, 40), ("billing", True, 20),
+                                        ("service", True, 400)))
+    action = ActionUpdateDissatisfaction()
+    slots = _slots(await action.run(CollectingDispatcher(), _message(
+        "greet", slots={"verified_customer": float(customer_id)}), DOMAIN))
+    assert slots["customer_history"] == {"recent_complaints": 1, "open_faults": 2, "high_value": True}
+    assert slots["dissatisfaction"] == pytest.approx(0.4)
+    assert slots["dissatisfaction_reasons"] == ["complaint_history", "open_fault"]
 
-    # from then on the history keeps the score up without any query
-    calm = _slots(await ActionUpdateDissatisfaction().run(
-        CollectingDispatcher(), _message("greet", slots={"customer_history": result["customer_history"]}), DOMAIN))
-    assert calm["dissatisfaction"] == pytest.approx(0.4)
-    assert calm["dissatisfaction_reasons"] == ["complaint_history", "open_fault"]
+    # from then on the slot is used: no query per message, so even an outage does not change the score
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nothing")
+    later = _slots(await action.run(CollectingDispatcher(), _message(
+        "greet", slots={"verified_customer": float(customer_id), **slots}), DOMAIN))
+    assert "customer_history" not in later and later.get("dissatisfaction", 0.4) == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize(("segment", "priority", "told"), [("business", "urgent", True),
