@@ -77,7 +77,7 @@ def _earlier_intents(tracker: Tracker) -> set[str]:
     return set(intents[:-1])
 
 
-def acknowledgement(*, previous: float, score: float, acknowledged: str | None, high_value: bool,
+def acknowledgement(*, score: float, acknowledged: str | None, high_value: bool,
                     intent: str | None) -> tuple[str | None, Reply | None]:
     """The new acknowledgement state and what to say, if anything.
 
@@ -127,17 +127,18 @@ class ActionUpdateDissatisfaction(Action):
         peak = max(float(tracker.get_slot("dissatisfaction_peak") or 0.0), result.score)
         reasons = merge_reasons(tracker.get_slot("dissatisfaction_reasons") or [], result.reasons)
         known = tracker.get_slot("dissatisfaction_acknowledged")
-        acknowledged, reply = acknowledgement(previous=previous, score=result.score, acknowledged=known,
+        acknowledged, reply = acknowledgement(score=result.score, acknowledged=known,
                                               high_value=bool(mood and mood.high_value), intent=message.intent)
         if reply is not None:
             send(dispatcher, reply)
-        if peak > 0 or reasons:  # a calm conversation leaves no row behind
-            await self._record(settings, tracker, result.score, peak, reasons, acknowledged is not None)
         updates = {"dissatisfaction": result.score, "dissatisfaction_peak": peak,
                    "dissatisfaction_reasons": reasons, "dissatisfaction_acknowledged": acknowledged}
-        # Only what changed, so that calm turns add nothing to the conversation's history.
-        return events + [SlotSet(name, value) for name, value in updates.items()
-                         if _changed(tracker.get_slot(name), value)]
+        # Only what changed, so that calm turns add nothing to the conversation's history and write nothing;
+        # a calm conversation leaves no row behind.
+        events += [SlotSet(name, value) for name, value in updates.items() if _changed(tracker.get_slot(name), value)]
+        if events and (peak > 0 or reasons):
+            await self._record(settings, tracker, result.score, peak, reasons, acknowledged is not None)
+        return events
 
     @staticmethod
     async def _record(settings: Settings, tracker: Tracker, score: float, peak: float, reasons: list[str],

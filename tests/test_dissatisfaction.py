@@ -100,7 +100,7 @@ def test_reasons_are_merged_in_canonical_order_without_duplicates() -> None:
 ])
 def test_the_frustration_is_acknowledged_once(score: float, known: str | None, high_value: bool,
                                               intent: str, state: str | None, reply: object) -> None:
-    assert acknowledgement(previous=0.0, score=score, acknowledged=known, high_value=high_value,
+    assert acknowledgement(score=score, acknowledged=known, high_value=high_value,
                            intent=intent) == (state, reply)
 
 

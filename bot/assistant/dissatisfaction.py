@@ -104,10 +104,6 @@ def assess(previous: float, message: Message, history: History | None = None) ->
     return Assessment(round(_clamp(score), 3), reasons)
 
 
-def crossed(previous: float, score: float, threshold: float) -> bool:
-    return previous < threshold <= score
-
-
 def merge_reasons(known: Sequence[str], new: Sequence[str]) -> list[str]:
     """All reasons seen in the conversation, in the canonical order."""
     seen = set(known) | set(new)
