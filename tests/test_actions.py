@@ -178,10 +178,50 @@ async def test_handoff_and_rating_are_stored(records: str) -> None:
                                                        slots={"verified_customer": float(customer_id)}), DOMAIN)
     await ActionRequestHuman().run(CollectingDispatcher(), tracker(intent="request_human"), DOMAIN)
     assert "Vorgang H-" in _texts(dispatcher)
-    await ActionStoreRating().run(CollectingDispatcher(), tracker(intent="rate", slots={"rating": 4.0}), DOMAIN)
+    await ActionStoreRating().run(CollectingDispatcher(), tracker(
+        intent="rate", text='/rate{"rating":4}', entities=[{"entity": "rating", "value": 4}],
+        slots={"rating": 4.0}), DOMAIN)
     with transaction(records) as session:
         handoff = session.scalars(select(HandoffRequest)).one()  # one per conversation
         assert handoff.priority == "high" and handoff.customer_id == customer_id
+        assert session.scalars(select(SatisfactionRating)).one().rating == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("<script>alert(1)</script>", []),  # classified as a rating, but no rating in it
+        ("Ich habe 2 Verträge", []),
+        ("eine 7", ["7"]),
+        ("4,5", [4.5]),
+        ("abc", ["abc"]),
+        ("4 oder 5", ["4", "5"]),
+    ],
+)
+async def test_no_rating_is_stored_without_one_valid_rating_in_the_latest_message(
+        records: str, text: str, values: list) -> None:
+    asked = {"event": "action", "name": "action_goodbye"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionStoreRating().run(dispatcher, tracker(
+        intent="rate", text=text, entities=[{"entity": "rating", "value": v} for v in values],
+        slots={"rating": 5.0},  # an earlier rating must not be stored again for this message
+        events=[asked, {"event": "user", "text": text}]), DOMAIN)
+    with transaction(records) as session:
+        assert session.scalars(select(SatisfactionRating)).first() is None
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_rating"]
+    assert _events(events)["rating"] is None
+
+
+async def test_a_rating_without_the_rating_question_is_not_understood(records: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionStoreRating().run(dispatcher, tracker(intent="rate", text="Ich habe 3 Fragen"), DOMAIN)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_default"]
+
+
+async def test_a_rating_typed_as_text_is_stored(records: str) -> None:
+    await ActionStoreRating().run(CollectingDispatcher(), tracker(
+        intent="rate", text="gut, 4 von 5", entities=[{"entity": "rating", "value": "4"}]), DOMAIN)
+    with transaction(records) as session:
         assert session.scalars(select(SatisfactionRating)).one().rating == 4
 
 
