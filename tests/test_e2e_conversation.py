@@ -17,7 +17,15 @@ from sqlalchemy import select
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
-from bot.records.models import Cancellation, Contract, Customer, OfferDecision, OutboxEmail, RetentionOffer
+from bot.records.models import (
+    Cancellation,
+    Contract,
+    Customer,
+    OfferDecision,
+    OutboxEmail,
+    RetentionOffer,
+    SatisfactionRating,
+)
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import german_date
 from tests.servers import RunningAssistant, running_assistant
@@ -148,6 +156,38 @@ async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, cli
     with transaction(assistant.database_url) as session:
         assert session.scalars(select(Customer)).first() is not None
     assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+async def test_empty_message_is_parsed_as_not_understood(assistant: RunningAssistant, client: httpx.AsyncClient,
+                                                         text: str) -> None:
+    response = await client.post(f"{assistant.rasa_url}/model/parse", json={"text": text})
+    assert response.status_code == 200, response.text
+    assert response.json()["intent"]["name"] == "nlu_fallback"
+
+
+async def test_every_odd_message_gets_a_polite_answer(assistant: RunningAssistant, client: httpx.AsyncClient) -> None:
+    for text in ("", "   ", "x" * 10_000, "😡😡😡", "SELECT * FROM customers WHERE customer_number = 'K100001'"):
+        chat = Chat(client, assistant)  # each in a fresh conversation: no earlier turn helps
+        messages = await chat.say(text)
+        answers = [m.get("text", "") for m in messages if "automatischer Assistent" not in m.get("text", "")]
+        assert any(a.strip() for a in answers), f"only the welcome, no answer to {text[:30]!r}"
+        assert not any("technische Störung" in a or "technischer Fehler" in a for a in answers), answers
+
+
+async def test_code_after_the_rating_question_stores_no_rating(assistant: RunningAssistant,
+                                                               client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    assert "/rate{\"rating\":5}" in Chat.buttons(await chat.say("Tschüss"))
+    for text in ("<script>alert(1)</script>", "alert(1)"):
+        await chat.say(text)
+        with transaction(assistant.database_url) as session:
+            assert session.scalars(select(SatisfactionRating).where(
+                SatisfactionRating.conversation_id == chat.sender)).first() is None, text
+    assert "Vielen Dank für Ihre Bewertung" in Chat.text(await chat.say("4 Sterne"))
+    with transaction(assistant.database_url) as session:
+        assert session.scalars(select(SatisfactionRating).where(
+            SatisfactionRating.conversation_id == chat.sender)).one().rating == 4
 
 
 async def test_customer_gets_a_polite_message_when_the_action_server_is_down(
