@@ -90,6 +90,38 @@ async def test_failed_verification_does_not_say_which_value_was_wrong(records: s
                                      tracker(slots={"verification_failures": 3}), DOMAIN) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "asked_for"),
+    [
+        ("meine PLZ weiß ich nicht", "Geburtsdatum"),
+        ("Postleitzahl habe ich gerade nicht", "Geburtsdatum"),
+        ("mein Geburtsdatum weiß ich nicht", "Postleitzahl"),
+    ],
+)
+async def test_not_knowing_one_value_asks_for_the_other_without_using_an_attempt(
+        records: str, text: str, asked_for: str) -> None:
+    _customer(records, number="K300009", plan_code="MOBIL_M", postcode="80331")
+    dispatcher = CollectingDispatcher()
+    result = await ValidateVerificationForm().validate_verification_secret(
+        text, dispatcher, tracker(intent="dont_know", text=text,
+                                  slots={"customer_id": "K300009", "verification_failures": 1}), DOMAIN)
+    assert result == {"verification_secret": None}, "the form stays open, the number is kept, no attempt is used up"
+    reply = _texts(dispatcher)
+    assert asked_for in reply and "passen leider nicht" not in reply
+    other = "Postleitzahl" if asked_for == "Geburtsdatum" else "Geburtsdatum"
+    assert other not in reply
+
+
+async def test_not_knowing_the_customer_number_says_where_to_find_it(records: str) -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateVerificationForm().validate_customer_id(
+        "Kundennummer weiß ich nicht", dispatcher, tracker(intent="dont_know", text="Kundennummer weiß ich nicht"),
+        DOMAIN)
+    assert result == {"customer_id": None}
+    assert "Rechnung" in _texts(dispatcher)
+    assert any(b["payload"] == "/request_human" for m in dispatcher.messages for b in m.get("buttons") or [])
+
+
 def test_free_text_reason_maps_to_a_canonical_reason() -> None:
     form = ValidateCancellationForm()
     assert form.validate_cancellation_reason("ich ziehe nach Spanien", CollectingDispatcher(), tracker(),
