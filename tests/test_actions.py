@@ -122,6 +122,24 @@ async def test_not_knowing_the_customer_number_says_where_to_find_it(records: st
     assert any(b["payload"] == "/request_human" for m in dispatcher.messages for b in m.get("buttons") or [])
 
 
+async def test_identifying_without_a_request_says_identified_once(records: str) -> None:
+    customer_id = _customer(records, number="K300010", plan_code="MOBIL_M", postcode="80331")
+    form_dispatcher, serve_dispatcher = CollectingDispatcher(), CollectingDispatcher()
+    slots = await ValidateVerificationForm().validate_verification_secret(
+        "80331", form_dispatcher, tracker(intent="identify", text="80331",
+                                          slots={"customer_id": "K300010", "verification_failures": 0}), DOMAIN)
+    await ActionServeRequest().run(serve_dispatcher, tracker(
+        intent="identify", text="80331", latest_action="verification_form",
+        slots={**slots, "pending_request": "identify"}), DOMAIN)
+    said = _texts(form_dispatcher) + "\n" + _texts(serve_dispatcher)
+    assert said.count("identifiziert") == 1, said
+    assert "Wie kann ich Ihnen helfen?" in _texts(serve_dispatcher)
+    again = CollectingDispatcher()
+    await ActionServeRequest().run(again, tracker(intent="identify", text="K300010",
+                                                  slots={"verified_customer": float(customer_id)}), DOMAIN)
+    assert "bereits identifiziert" in _texts(again)
+
+
 def test_free_text_reason_maps_to_a_canonical_reason() -> None:
     form = ValidateCancellationForm()
     assert form.validate_cancellation_reason("ich ziehe nach Spanien", CollectingDispatcher(), tracker(),

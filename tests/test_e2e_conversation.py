@@ -158,6 +158,16 @@ async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, cli
     assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
 
 
+async def test_identifying_first_says_identified_once(assistant: RunningAssistant,
+                                                       client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Hallo")
+    await chat.say("K100001")
+    reply = Chat.text(await chat.say("10115"))
+    assert reply.count("identifiziert") == 1, reply
+    assert "Wie kann ich Ihnen helfen?" in reply
+
+
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
 async def test_empty_message_is_parsed_as_not_understood(assistant: RunningAssistant, client: httpx.AsyncClient,
                                                          text: str) -> None:
