@@ -5,6 +5,7 @@ with the demo personas; the test then checks the rows the conversation left in t
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 from sqlalchemy import select
 
 from bot.records.database import transaction
@@ -166,6 +168,32 @@ async def test_identifying_first_says_identified_once(assistant: RunningAssistan
     reply = Chat.text(await chat.say("10115"))
     assert reply.count("identifiziert") == 1, reply
     assert "Wie kann ich Ihnen helfen?" in reply
+
+
+async def test_widget_metadata_reaches_rasa_over_socketio(assistant: RunningAssistant,
+                                                          client: httpx.AsyncClient) -> None:
+    """The demo page's widget sends `customData: {language: "de"}` with each message (see demo.html)."""
+    session_id = f"test-{uuid.uuid4().hex[:12]}"
+    answered = asyncio.Event()
+    sio = socketio.AsyncClient()
+    sio.on("bot_uttered", lambda data: answered.set())
+    await sio.connect(assistant.rasa_url, socketio_path="/socket.io", transports=["polling"])
+    try:
+        await sio.emit("session_request", {"session_id": session_id})
+        await sio.emit("user_uttered", {"message": "Hallo", "session_id": session_id,
+                                        "customData": {"language": "de"}})
+        await asyncio.wait_for(answered.wait(), timeout=30)
+    finally:
+        await sio.disconnect()
+    # The first answer is sent while Rasa is still working on the turn; the tracker is stored after it.
+    for _ in range(40):
+        tracker = (await client.get(f"{assistant.rasa_url}/conversations/{session_id}/tracker")).json()
+        said = [e for e in tracker["events"] if e["event"] == "user" and e.get("text") == "Hallo"]
+        if said:
+            break
+        await asyncio.sleep(0.25)
+    assert len(said) == 1
+    assert said[0]["metadata"]["language"] == "de"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
