@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RECORDS_UNAVAILABLE, in_records, send
@@ -70,8 +70,7 @@ class ValidateVerificationForm(FormValidationAction):
                                            domain: dict[str, Any]) -> dict[str, Any]:
         secret = parse_secret(str(value) if value is not None else None)
         if not secret.given and _says_dont_know(tracker):
-            send(dispatcher, ASK_FOR_THE_OTHER_SECRET[missing_secret(str(value or ""))])
-            return {"verification_secret": None}
+            return {"verification_secret": None}  # action_ask_verification_secret asks for the other value
         if not secret.given:
             dispatcher.utter_message(text="Bitte nennen Sie Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum "
                                           "im Format TT.MM.JJJJ.")
@@ -95,6 +94,21 @@ class ValidateVerificationForm(FormValidationAction):
                  f"Postleitzahl bzw. Ihr Geburtsdatum und versuchen Sie es noch einmal "
                  f"(Versuch {failures + 1} von {MAX_ATTEMPTS}).")
         return {"customer_id": None, "verification_secret": None, "verification_failures": float(failures)}
+
+
+class AskVerificationSecret(Action):
+    """The form's question for the postcode or birth date; after "meine PLZ weiß ich nicht", only the other one."""
+
+    def name(self) -> str:
+        return "action_ask_verification_secret"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if _says_dont_know(tracker):
+            send(dispatcher, ASK_FOR_THE_OTHER_SECRET[missing_secret(tracker.latest_message.get("text"))])
+        else:
+            dispatcher.utter_message(response="utter_ask_verification_secret")
+        return []
 
 
 class ValidateCancellationForm(FormValidationAction):

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.conversation import ActionRequestHuman, ActionStoreRating
-from actions.forms import ValidateCancellationForm, ValidateVerificationForm
+from actions.forms import AskVerificationSecret, ValidateCancellationForm, ValidateVerificationForm
 from actions.offers import ActionAcceptOffer, ActionDeclineOffer
 from actions.requests import ActionServeRequest
 from bot.records.database import transaction
@@ -101,15 +101,23 @@ async def test_failed_verification_does_not_say_which_value_was_wrong(records: s
 async def test_not_knowing_one_value_asks_for_the_other_without_using_an_attempt(
         records: str, text: str, asked_for: str) -> None:
     _customer(records, number="K300009", plan_code="MOBIL_M", postcode="80331")
-    dispatcher = CollectingDispatcher()
-    result = await ValidateVerificationForm().validate_verification_secret(
-        text, dispatcher, tracker(intent="dont_know", text=text,
-                                  slots={"customer_id": "K300009", "verification_failures": 1}), DOMAIN)
+    said = tracker(intent="dont_know", text=text, slots={"customer_id": "K300009", "verification_failures": 1})
+    validation, question = CollectingDispatcher(), CollectingDispatcher()
+    result = await ValidateVerificationForm().validate_verification_secret(text, validation, said, DOMAIN)
     assert result == {"verification_secret": None}, "the form stays open, the number is kept, no attempt is used up"
-    reply = _texts(dispatcher)
+    assert validation.messages == []
+    await AskVerificationSecret().run(question, said, DOMAIN)  # the form asks again: one question only
+    reply = _texts(question)
     assert asked_for in reply and "passen leider nicht" not in reply
     other = "Postleitzahl" if asked_for == "Geburtsdatum" else "Geburtsdatum"
     assert other not in reply
+    assert len(question.messages) == 1
+
+
+async def test_the_secret_question_is_the_usual_one_otherwise() -> None:
+    dispatcher = CollectingDispatcher()
+    await AskVerificationSecret().run(dispatcher, tracker(intent="identify", text="K300009"), DOMAIN)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_verification_secret"]
 
 
 async def test_not_knowing_the_customer_number_says_where_to_find_it(records: str) -> None:

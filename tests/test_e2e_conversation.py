@@ -160,6 +160,17 @@ async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, cli
     assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
 
 
+async def test_not_knowing_the_postcode_keeps_verification_open(assistant: RunningAssistant,
+                                                                  client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Wie lange läuft mein Vertrag noch?")
+    await chat.say("K100001")
+    ask = Chat.text(await chat.say("meine PLZ weiß ich nicht"))
+    assert "Geburtsdatum" in ask and "Postleitzahl" not in ask and "Schmidt" not in ask
+    answer = Chat.text(await chat.say("12.04.1985"))
+    assert "identifiziert" in answer and "V10000001" in answer, "the contract question is answered after all"
+
+
 async def test_identifying_first_says_identified_once(assistant: RunningAssistant,
                                                        client: httpx.AsyncClient) -> None:
     chat = Chat(client, assistant)
