@@ -98,12 +98,13 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
     train()
 
 
-def service_commands(settings: Settings, *, rasa_port: int, action_port: int) -> dict[str, list[str]]:
+def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
+                     endpoints: Path) -> dict[str, list[str]]:
     return {
         "action server": [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
         "rasa server": [
             PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH), "--enable-api", "--cors", "*",
-            "--port", str(rasa_port), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--port", str(rasa_port), "--endpoints", str(endpoints), "--credentials", "credentials.yml",
         ],
         "web app": [PYTHON, "-m", "bot.web.app"],
     }
@@ -111,9 +112,14 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int) ->
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     """Start all three processes; stop all of them when one ends or on Ctrl-C."""
+    from bot.rasa_endpoints import write_endpoints
+
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
+                                action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     processes: dict[str, subprocess.Popen] = {}
-    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port).items():
+    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port,
+                                           endpoints=endpoints).items():
         processes[label] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
     print(
         "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
