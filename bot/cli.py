@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -98,12 +99,25 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
     train()
 
 
-def service_commands(settings: Settings, *, rasa_port: int, action_port: int) -> dict[str, list[str]]:
+def endpoints_for(action_port: int, directory: Path) -> Path:
+    """endpoints.yml with the action endpoint on `action_port` (its other settings unchanged), in `directory`."""
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    config["action_endpoint"] = {**(config.get("action_endpoint") or {}),
+                                 "url": f"http://127.0.0.1:{action_port}/webhook"}
+    path = directory / "endpoints.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
+                     endpoints: Path) -> dict[str, list[str]]:
     return {
         "action server": [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
         "rasa server": [
             PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH), "--enable-api", "--cors", "*",
-            "--port", str(rasa_port), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--port", str(rasa_port), "--endpoints", str(endpoints), "--credentials", "credentials.yml",
         ],
         "web app": [PYTHON, "-m", "bot.web.app"],
     }
@@ -111,9 +125,20 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int) ->
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     """Start all three processes; stop all of them when one ends or on Ctrl-C."""
+    with tempfile.TemporaryDirectory(prefix="retention-run-") as directory:
+        return _run(settings, rasa_port=rasa_port, action_port=action_port,
+                    endpoints=endpoints_for(action_port, Path(directory)))
+
+
+def _run(settings: Settings, *, rasa_port: int, action_port: int, endpoints: Path) -> int:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # Unless configured otherwise, the page's chat widget (and the benchmark) use the Rasa port given here.
+    for name, url in (("RASA_URL", f"http://127.0.0.1:{rasa_port}"), ("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}")):
+        if not env.get(name):
+            env[name] = url
     processes: dict[str, subprocess.Popen] = {}
-    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port).items():
+    commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
+    for label, command in commands.items():
         processes[label] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
     print(
         "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
@@ -134,7 +159,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     try:
         while not stopping:
             for label, process in processes.items():
-                if process.poll() is not None:
+                if not stopping and process.poll() is not None:
                     print(f"The {label} stopped (exit code {process.returncode}); stopping the others.")
                     exit_code = process.returncode or 1
                     stopping = True
