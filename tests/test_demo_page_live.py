@@ -126,6 +126,7 @@ def chat_page(assistant: RunningAssistant, browser: Browser) -> Iterator[ChatPag
     chat_page = ChatPage(page, blocked)
     page.on("dialog", lambda dialog: (chat_page.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: chat_page.errors.append(str(error)))
+    page.on("console", lambda message: chat_page.errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{assistant.web_url}/", wait_until="load")
     chat_page.open_chat()
     # The disclosure comes first, then the greeting.
@@ -220,6 +221,10 @@ def test_declining_the_offer_cancels_and_records_everything(
     # A standard customer who finds it too expensive: the next smaller plan, against the price from the records.
     expect(offer).to_contain_text(f"in den Tarif {cheaper_name}")
     expect(offer).to_contain_text(f"{euro(cheaper_price)} statt {euro(before.price_today_cents)} im Monat")
+
+    # The demo page's own tariff card names the same price as the offer.
+    card = chat_page.page.locator(".card").filter(has=chat_page.page.get_by_role("heading", name=cheaper_name))
+    expect(card.locator(".price")).to_have_text(f"{euro(cheaper_price)} / Monat")
 
     chat_page.click("Nein, jetzt kündigen")
     done = chat_page.bot_message("ist gekündigt")
