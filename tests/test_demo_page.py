@@ -24,7 +24,7 @@ from bot.records.catalog import PLANS
 from bot.retention.formatting import euro
 from bot.settings import Settings
 from bot.web.app import SHOWN_PLANS, WEBCHAT_BUNDLE, create_app, tariff_cards
-from tests.browser import block_external_requests, launch_chromium
+from tests.browser import block_external_requests, launch_chromium, require_bundle
 
 COMPANY = "Nordstern Telekom"
 EXTERNAL_REFERENCE = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
@@ -80,12 +80,6 @@ def socket_url() -> str:
 def web_url(socket_url: str) -> Iterator[str]:
     with serving(create_app(Settings(company_name=COMPANY, rasa_public_url=socket_url))) as url:
         yield url
-
-
-def require_bundle() -> None:
-    if not WEBCHAT_BUNDLE.is_file():
-        pytest.fail(f"The chat widget is not installed ({WEBCHAT_BUNDLE} is missing): run the project setup "
-                    "(bash scripts/setup.sh), or npm ci in bot/web.", pytrace=False)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------------

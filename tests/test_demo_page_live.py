@@ -35,9 +35,8 @@ from bot.records.models import (
 )
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import euro, german_date
-from tests.browser import block_external_requests, launch_chromium
+from tests.browser import block_external_requests, launch_chromium, require_bundle
 from tests.servers import RunningAssistant, running_assistant
-from tests.test_demo_page import require_bundle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
