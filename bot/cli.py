@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -99,18 +98,6 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
     train()
 
 
-def endpoints_for(action_port: int, directory: Path) -> Path:
-    """endpoints.yml with the action endpoint on `action_port` (its other settings unchanged), in `directory`."""
-    import yaml
-
-    config = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
-    config["action_endpoint"] = {**(config.get("action_endpoint") or {}),
-                                 "url": f"http://127.0.0.1:{action_port}/webhook"}
-    path = directory / "endpoints.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
                      endpoints: Path) -> dict[str, list[str]]:
     return {
@@ -125,20 +112,18 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     """Start all three processes; stop all of them when one ends or on Ctrl-C."""
-    with tempfile.TemporaryDirectory(prefix="retention-run-") as directory:
-        return _run(settings, rasa_port=rasa_port, action_port=action_port,
-                    endpoints=endpoints_for(action_port, Path(directory)))
+    from bot.rasa_endpoints import write_endpoints
 
-
-def _run(settings: Settings, *, rasa_port: int, action_port: int, endpoints: Path) -> int:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     # Unless configured otherwise, the page's chat widget (and the benchmark) use the Rasa port given here.
     for name, url in (("RASA_URL", f"http://127.0.0.1:{rasa_port}"), ("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}")):
         if not env.get(name):
             env[name] = url
+    endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
+                                action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     processes: dict[str, subprocess.Popen] = {}
-    commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
-    for label, command in commands.items():
+    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port,
+                                           endpoints=endpoints).items():
         processes[label] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
     print(
         "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"

@@ -6,6 +6,7 @@ credentials come from the environment or e-mail goes to the outbox table.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,12 @@ def _default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'retention.db'}"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+def _default_tracker_store_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"
+
+
+def _env_int(name: str, default: int, env: Mapping[str, str]) -> int:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -26,8 +31,8 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+def _env_bool(name: str, default: bool, env: Mapping[str, str]) -> bool:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
@@ -50,10 +55,18 @@ class Settings:
     smtp_starttls: bool = False
     mail_from: str = "kundenservice@nordstern-telekom.example"
     spacy_model_path: Path = PROJECT_ROOT / "models" / "spacy_de"
+    # Where Rasa keeps conversations (SQLAlchemy URL), its lock store (redis:// URL, or in memory when
+    # unset) and its event broker (amqp:// URL for RabbitMQ, or none when unset).
+    tracker_store_url: str = field(default_factory=_default_tracker_store_url)
+    lock_store_url: str | None = None
+    event_broker_url: str | None = None
+    event_broker_queue: str = "retention_events"
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `env` (default: this process's environment)."""
+        env = os.environ if env is None else env
         defaults = cls()
         return cls(
             database_url=env.get("DATABASE_URL") or defaults.database_url,
@@ -61,14 +74,19 @@ class Settings:
             rasa_url=env.get("RASA_URL") or defaults.rasa_url,
             rasa_public_url=env.get("RASA_PUBLIC_URL") or defaults.rasa_public_url,
             web_host=env.get("WEB_HOST") or defaults.web_host,
-            web_port=_env_int("WEB_PORT", defaults.web_port),
+            web_port=_env_int("WEB_PORT", defaults.web_port, env),
             smtp_host=env.get("SMTP_HOST") or None,
-            smtp_port=_env_int("SMTP_PORT", defaults.smtp_port),
+            smtp_port=_env_int("SMTP_PORT", defaults.smtp_port, env),
             smtp_user=env.get("SMTP_USER") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_starttls=_env_bool("SMTP_STARTTLS", defaults.smtp_starttls),
+            smtp_starttls=_env_bool("SMTP_STARTTLS", defaults.smtp_starttls, env),
             mail_from=env.get("MAIL_FROM") or defaults.mail_from,
             spacy_model_path=Path(env.get("SPACY_MODEL_PATH") or defaults.spacy_model_path),
+            tracker_store_url=env.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
+            lock_store_url=env.get("LOCK_STORE_URL") or None,
+            event_broker_url=env.get("EVENT_BROKER_URL") or None,
+            event_broker_queue=env.get("EVENT_BROKER_QUEUE") or defaults.event_broker_queue,
+            action_server_url=env.get("ACTION_SERVER_URL") or defaults.action_server_url,
         )
 
 

@@ -4,6 +4,8 @@
 # from npm, the German spaCy pipeline, the migrated and seeded database, and the trained model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Rasa telemetry would try to reach the internet (crash reports, usage events): off.
+export RASA_TELEMETRY_ENABLED=false
 
 step() { printf '\n==> %s\n' "$*"; }
 

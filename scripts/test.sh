@@ -3,6 +3,8 @@
 # conversation test stories, and pytest (logic, SQLite + PostgreSQL, real HTTP, real browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Rasa telemetry would try to reach the internet (crash reports, usage events): off.
+export RASA_TELEMETRY_ENABLED=false
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=2
 

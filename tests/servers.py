@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from bot.cli import MODEL_PATH
-from bot.settings import PROJECT_ROOT
+from bot.rasa_endpoints import write_endpoints
+from bot.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT_S = 240
 
@@ -52,16 +53,21 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 @contextmanager
 def running_assistant(database_url: str, workdir: Path, *, action_server: bool = True,
-                      web_app: bool = True) -> Iterator[RunningAssistant]:
-    """The assistant on free ports; with action_server=False, Rasa points at a port where nothing listens."""
+                      web_app: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[RunningAssistant]:
+    """The assistant on free ports; with action_server=False, Rasa points at a port where nothing listens.
+
+    Conversations go to an SQLite tracker store in `workdir` unless `extra_env` names another
+    (TRACKER_STORE_URL), and `extra_env` may add a lock store and an event broker (see bot.rasa_endpoints).
+    """
     if not MODEL_PATH.exists():
         raise RuntimeError(f"No trained model at {MODEL_PATH}: run scripts/test.sh (it trains when needed).")
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_ROOT),
            "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1",
-           "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", "RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+           "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+           "TRACKER_STORE_URL": f"sqlite:///{workdir / 'conversations.db'}", **(extra_env or {})}
+    endpoints = write_endpoints(Settings.from_env(env), workdir / "endpoints.yml",
+                                action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     commands: list[tuple[str, list[str], str]] = []
     if action_server:
         commands.append(("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",

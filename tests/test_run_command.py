@@ -81,7 +81,8 @@ def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, int
         seed_demo_customers(session, count=10, seed=3, today=date.today())
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     rasa_url, web_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1",
+    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1",
            "COMPANY_NAME": COMPANY, "WEB_PORT": str(web_port), "RASA_URL": rasa_url, "RASA_PUBLIC_URL": rasa_url}
     log = tmp_path / "run.log"
     # Its own process group, as in a terminal, where Ctrl-C sends SIGINT to the whole foreground group.

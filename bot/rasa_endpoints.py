@@ -1,0 +1,92 @@
+"""Rasa's endpoints configuration (action server, tracker store, lock store, event broker) from the settings.
+
+`python -m bot.cli run` and the end-to-end tests write this file instead of using a fixed one, so that
+every URL comes from the environment through `bot.settings`:
+
+- conversations (tracker store): `TRACKER_STORE_URL`, an SQLAlchemy URL; embedded default
+  `sqlite:///var/conversations.db`, in production e.g. `postgresql://postgres@127.0.0.1:5432/test`;
+- lock store: `LOCK_STORE_URL`, e.g. `redis://127.0.0.1:6379/1` (needed as soon as more than one Rasa
+  process serves the same conversations); in memory when unset;
+- event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
+  every conversation event to the queue `EVENT_BROKER_QUEUE`; none when unset.
+
+The committed `endpoints.yml` is only for `rasa` commands typed by hand.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.settings import Settings
+
+LOCK_KEY_PREFIX = "retention"  # Redis keys are "retention:lock:<conversation id>"
+
+
+class EndpointConfigurationError(ValueError):
+    """A URL in the environment cannot be used for Rasa's endpoints."""
+
+
+def tracker_store_config(url: str) -> dict[str, Any]:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise EndpointConfigurationError(
+            f"TRACKER_STORE_URL must be an SQLAlchemy database URL such as "
+            f"postgresql://user@host:5432/db or sqlite:///var/conversations.db, got {url!r}") from None
+    # Rasa passes `url` to its SQL tracker store as `host`, which accepts a complete database URL.
+    return {"type": "SQL", "dialect": parsed.get_backend_name(), "url": url}
+
+
+def lock_store_config(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise EndpointConfigurationError(f"LOCK_STORE_URL must look like redis://host:6379/1, got {url!r}")
+    database = parts.path.strip("/") or "0"
+    if not database.isdigit():
+        raise EndpointConfigurationError(f"LOCK_STORE_URL: the Redis database must be a number, got {database!r}")
+    config: dict[str, Any] = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379,
+                              "db": int(database), "key_prefix": LOCK_KEY_PREFIX, "use_ssl": parts.scheme == "rediss"}
+    if parts.password:
+        config["password"] = unquote(parts.password)
+    if parts.username:
+        config["username"] = unquote(parts.username)
+    return config
+
+
+def event_broker_config(url: str, queue: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+        raise EndpointConfigurationError(
+            f"EVENT_BROKER_URL must look like amqp://user:password@host:5672/, got {url!r}")
+    # Rasa's Pika broker connects with the whole URL; it still wants user and password on their own.
+    return {"type": "pika", "url": url, "username": unquote(parts.username or "guest"),
+            "password": unquote(parts.password or "guest"), "queues": [queue]}
+
+
+def endpoints_config(settings: Settings, *, action_server_url: str | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "action_endpoint": {"url": action_server_url or settings.action_server_url},
+        "tracker_store": tracker_store_config(settings.tracker_store_url),
+    }
+    if settings.lock_store_url:
+        config["lock_store"] = lock_store_config(settings.lock_store_url)
+    if settings.event_broker_url:
+        config["event_broker"] = event_broker_config(settings.event_broker_url, settings.event_broker_queue)
+    return config
+
+
+def write_endpoints(settings: Settings, target: Path, *, action_server_url: str | None = None) -> Path:
+    """Write the endpoints file for these settings; an SQLite tracker store's folder is created."""
+    config = endpoints_config(settings, action_server_url=action_server_url)
+    tracker_url = make_url(settings.tracker_store_url)
+    if tracker_url.get_backend_name() == "sqlite" and tracker_url.database:
+        Path(tracker_url.database).parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("# Written by bot.rasa_endpoints from the environment; edits are overwritten.\n"
+                      + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return target

@@ -1,0 +1,68 @@
+"""Rasa's endpoints rendered from the environment: embedded defaults, production URLs, clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.core.utils import AvailableEndpoints
+
+from bot.rasa_endpoints import EndpointConfigurationError, endpoints_config, write_endpoints
+from bot.settings import PROJECT_ROOT, Settings
+
+
+def test_embedded_defaults_keep_conversations_in_sqlite_without_lock_store_or_broker() -> None:
+    config = endpoints_config(Settings.from_env({}))
+    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
+    assert config["tracker_store"] == {"type": "SQL", "dialect": "sqlite",
+                                       "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"}
+    assert "lock_store" not in config and "event_broker" not in config
+
+
+def test_production_urls_become_postgresql_redis_and_rabbitmq() -> None:
+    settings = Settings.from_env({
+        "TRACKER_STORE_URL": "postgresql://rasa:s%40cret@db.internal:5433/conversations",
+        "LOCK_STORE_URL": "redis://:p%3Ass@cache.internal:6380/2",
+        "EVENT_BROKER_URL": "amqp://events:pw@mq.internal:5673/",
+        "EVENT_BROKER_QUEUE": "crm_events",
+        "ACTION_SERVER_URL": "http://actions.internal:5055/webhook",
+    })
+    config = endpoints_config(settings)
+    assert config["action_endpoint"]["url"] == "http://actions.internal:5055/webhook"
+    assert config["tracker_store"]["dialect"] == "postgresql"
+    assert config["tracker_store"]["url"] == "postgresql://rasa:s%40cret@db.internal:5433/conversations"
+    assert config["lock_store"] == {"type": "redis", "url": "cache.internal", "port": 6380, "db": 2,
+                                    "key_prefix": "retention", "use_ssl": False, "password": "p:ss"}
+    assert config["event_broker"] == {"type": "pika", "url": "amqp://events:pw@mq.internal:5673/",
+                                      "username": "events", "password": "pw", "queues": ["crm_events"]}
+
+
+def test_the_action_port_given_to_run_wins_over_the_default() -> None:
+    config = endpoints_config(Settings.from_env({}), action_server_url="http://127.0.0.1:6123/webhook")
+    assert config["action_endpoint"]["url"] == "http://127.0.0.1:6123/webhook"
+
+
+@pytest.mark.parametrize(("name", "value", "hint"), [
+    ("TRACKER_STORE_URL", "not a url", "SQLAlchemy database URL"),
+    ("LOCK_STORE_URL", "127.0.0.1:6379", "redis://host:6379/1"),
+    ("LOCK_STORE_URL", "redis://127.0.0.1:6379/first", "must be a number"),
+    ("EVENT_BROKER_URL", "http://127.0.0.1:5672", "amqp://user:password@host:5672/"),
+])
+def test_unusable_urls_are_rejected_with_what_to_write_instead(name: str, value: str, hint: str) -> None:
+    with pytest.raises(EndpointConfigurationError, match=name) as error:
+        endpoints_config(Settings.from_env({name: value}))
+    assert hint in str(error.value)
+
+
+def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Path) -> None:
+    database = tmp_path / "new-folder" / "conversations.db"
+    settings = Settings.from_env({"TRACKER_STORE_URL": f"sqlite:///{database}",
+                                  "LOCK_STORE_URL": "redis://127.0.0.1:6379/1"})
+    target = write_endpoints(settings, tmp_path / "endpoints.yml")
+    assert database.parent.is_dir()
+    assert yaml.safe_load(target.read_text())["tracker_store"]["url"] == f"sqlite:///{database}"
+    endpoints = AvailableEndpoints.read_endpoints(str(target))
+    assert endpoints.tracker_store.type == "SQL"
+    assert endpoints.tracker_store.url == f"sqlite:///{database}"
+    assert endpoints.lock_store.type == "redis"
+    assert endpoints.lock_store.kwargs["db"] == 1
