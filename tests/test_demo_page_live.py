@@ -161,10 +161,11 @@ def cancel_up_to_the_offer(chat_page: ChatPage, customer_number: str, postcode: 
     """Say "Ich möchte kündigen", give "Zu teuer" by button, identify; returns the offer message."""
     chat_page.say("Ich möchte kündigen")
     chat_page.bot_message("Sie können jederzeit kündigen")
+    chat_page.button("Zu teuer")
     assert chat_page.button_titles()[:2] == ["Jetzt kündigen", "Zu teuer"], "cancelling comes first, always"
     chat_page.screenshot(tmp_path / "reason-question.png")
     chat_page.click("Zu teuer")
-    chat_page.bot_message("Kundennummer")
+    chat_page.bot_message("nennen Sie mir bitte Ihre Kundennummer")
     chat_page.say(customer_number)
     chat_page.bot_message("Postleitzahl oder Ihr Geburtsdatum")
     chat_page.say(postcode)
