@@ -1,6 +1,7 @@
 """Handing a conversation to a human, and the customer's satisfaction rating."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -37,6 +38,19 @@ def request_handoff(session: Session, *, conversation_id: str, customer_id: int 
 
 class InvalidRating(ValueError):
     """A rating outside 1–5."""
+
+
+def parse_rating(value: object) -> int | None:
+    """A whole number from 1 to 5 (as the button sends it, 4 or 4.0 or "4"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[1-5](?:\.0)?\s*", value, flags=re.ASCII):
+        number = float(value)
+    else:
+        return None
+    return int(number) if number.is_integer() and 1 <= number <= 5 else None
 
 
 def store_rating(session: Session, *, conversation_id: str, customer_id: int | None, rating: int,
