@@ -8,7 +8,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
-from bot.assistant.handoff import request_handoff, store_rating
+from bot.assistant.handoff import parse_rating, request_handoff, store_rating
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
 from bot.settings import Settings, get_settings
 
@@ -43,8 +43,10 @@ class ActionRequestHuman(RecordsAction):
         customer_id = verified_customer_id(tracker)
         moment = now()
         reason = tracker.get_slot("cancellation_reason") or "customer_request"
+        peak = tracker.get_slot("dissatisfaction_peak")
         reply = await in_records(settings, lambda s: request_handoff(
-            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment))
+            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment,
+            dissatisfaction=float(peak) if peak is not None else None))
         send(dispatcher, reply)
         return []
 
@@ -75,6 +77,11 @@ class ActionFallback(Action):
         return []
 
 
+def rating_was_asked(tracker: Tracker) -> bool:
+    """Whether the goodbye has asked for a rating earlier in this conversation."""
+    return any(e.get("event") == "action" and e.get("name") == "action_goodbye" for e in tracker.events[:-1])
+
+
 class ActionGoodbye(Action):
     """Ask for a rating once; after that, just say goodbye."""
 
@@ -83,13 +90,22 @@ class ActionGoodbye(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        asked_before = any(e.get("event") == "action" and e.get("name") == "action_goodbye"
-                           for e in tracker.events[:-1])
-        if tracker.get_slot("rating") is None and not asked_before:
+        if tracker.get_slot("rating") is None and not rating_was_asked(tracker):
             dispatcher.utter_message(response="utter_ask_rating")
         else:
             dispatcher.utter_message(response="utter_goodbye")
         return []
+
+
+def stated_rating(tracker: Tracker) -> int | None:
+    """The 1–5 rating the latest message states (button or text), or None when it states no single one.
+
+    Only the latest message counts: an earlier rating in the slot must not be stored again because a
+    later message happened to be classified as a rating.
+    """
+    values = {parse_rating(e.get("value")) for e in tracker.latest_message.get("entities") or []
+              if e.get("entity") == "rating"}
+    return values.pop() if len(values) == 1 else None
 
 
 class ActionStoreRating(RecordsAction):
@@ -98,13 +114,14 @@ class ActionStoreRating(RecordsAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
                   settings: Settings) -> list[dict[str, Any]]:
-        value = tracker.get_slot("rating")
-        if value is None or not 1 <= int(value) <= 5:
-            dispatcher.utter_message(response="utter_ask_rating")
+        rating = stated_rating(tracker)
+        if rating is None:
+            # Nothing stored. Repeat the rating question if it is open, otherwise this was no rating at all.
+            dispatcher.utter_message(response="utter_ask_rating" if rating_was_asked(tracker) else "utter_default")
             return [SlotSet("rating", None)]
         moment = now()
         await in_records(settings, lambda s: store_rating(
-            s, conversation_id=tracker.sender_id, customer_id=verified_customer_id(tracker), rating=int(value),
+            s, conversation_id=tracker.sender_id, customer_id=verified_customer_id(tracker), rating=rating,
             now=moment))
         dispatcher.utter_message(text="Vielen Dank für Ihre Bewertung! Auf Wiedersehen.")
-        return []
+        return [SlotSet("rating", float(rating))]

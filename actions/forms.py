@@ -3,15 +3,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RECORDS_UNAVAILABLE, in_records, send
-from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number, parse_secret, verify
+from bot.assistant.replies import TALK_TO_HUMAN, Reply
+from bot.assistant.verification import (
+    MAX_ATTEMPTS,
+    missing_secret,
+    normalise_customer_number,
+    parse_secret,
+    verify,
+)
 from bot.nlp.reasons import detect_reason
 from bot.records.database import RecordsUnavailable
 from bot.retention.offers import REASONS
 from bot.settings import get_settings
+
+NO_CUSTOMER_NUMBER = Reply(
+    "Ihre Kundennummer finden Sie oben auf jeder Rechnung und in Ihrer Auftragsbestätigung. Sie beginnt mit K "
+    "und hat sechs Ziffern. Wenn Sie sie gerade nicht zur Hand haben, hilft Ihnen eine Mitarbeiterin oder ein "
+    "Mitarbeiter weiter.",
+    (TALK_TO_HUMAN,),
+)
+# The customer does not know one of the two values: ask for the other one (no attempt is used up).
+ASK_FOR_THE_OTHER_SECRET = {
+    "postcode": Reply("Kein Problem. Dann nennen Sie mir bitte Ihr Geburtsdatum im Format TT.MM.JJJJ."),
+    "birth_date": Reply("Kein Problem. Dann nennen Sie mir bitte Ihre fünfstellige Postleitzahl."),
+    None: Reply(
+        "Eines von beiden genügt: Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum im Format TT.MM.JJJJ. "
+        "Wenn Sie beides gerade nicht zur Hand haben, hilft Ihnen eine Mitarbeiterin oder ein Mitarbeiter weiter.",
+        (TALK_TO_HUMAN,),
+    ),
+}
+
+
+def _says_dont_know(tracker: Tracker) -> bool:
+    return (tracker.latest_message.get("intent") or {}).get("name") == "dont_know"
 
 
 class ValidateVerificationForm(FormValidationAction):
@@ -29,6 +57,9 @@ class ValidateVerificationForm(FormValidationAction):
     def validate_customer_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: dict[str, Any]) -> dict[str, Any]:
         number = normalise_customer_number(str(value) if value is not None else None)
+        if number is None and _says_dont_know(tracker):
+            send(dispatcher, NO_CUSTOMER_NUMBER)
+            return {"customer_id": None}
         if number is None:
             dispatcher.utter_message(text="Das sieht nicht wie eine Kundennummer aus. Sie beginnt mit K und hat "
                                           "sechs Ziffern, zum Beispiel K123456. Sie finden sie auf jeder Rechnung.")
@@ -38,6 +69,8 @@ class ValidateVerificationForm(FormValidationAction):
     async def validate_verification_secret(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                            domain: dict[str, Any]) -> dict[str, Any]:
         secret = parse_secret(str(value) if value is not None else None)
+        if not secret.given and _says_dont_know(tracker):
+            return {"verification_secret": None}  # action_ask_verification_secret asks for the other value
         if not secret.given:
             dispatcher.utter_message(text="Bitte nennen Sie Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum "
                                           "im Format TT.MM.JJJJ.")
@@ -61,6 +94,21 @@ class ValidateVerificationForm(FormValidationAction):
                  f"Postleitzahl bzw. Ihr Geburtsdatum und versuchen Sie es noch einmal "
                  f"(Versuch {failures + 1} von {MAX_ATTEMPTS}).")
         return {"customer_id": None, "verification_secret": None, "verification_failures": float(failures)}
+
+
+class AskVerificationSecret(Action):
+    """The form's question for the postcode or birth date; after "meine PLZ weiß ich nicht", only the other one."""
+
+    def name(self) -> str:
+        return "action_ask_verification_secret"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if _says_dont_know(tracker):
+            send(dispatcher, ASK_FOR_THE_OTHER_SECRET[missing_secret(tracker.latest_message.get("text"))])
+        else:
+            dispatcher.utter_message(response="utter_ask_verification_secret")
+        return []
 
 
 class ValidateCancellationForm(FormValidationAction):

@@ -38,6 +38,9 @@ IDENTIFY_FOR_CANCELLATION = Reply(
     "Für die Kündigung brauche ich nur Ihre Kundennummer und zur Sicherheit Ihre Postleitzahl oder Ihr Geburtsdatum."
 )
 
+HOW_CAN_I_HELP = Reply("Wie kann ich Ihnen helfen?")
+ALREADY_IDENTIFIED = Reply("Sie sind bereits identifiziert. Wie kann ich Ihnen helfen?")
+
 
 def current_request(tracker: Tracker) -> str | None:
     """The request of the message that triggered this action, or, after a form, the one that was waiting."""
@@ -99,8 +102,10 @@ class ActionServeRequest(RecordsAction):
             reply = await in_records(settings, lambda s: service_answers.report_problem(
                 s, customer=s.get(Customer, customer_id), conversation_id=tracker.sender_id,
                 description=text, now=moment))
+        elif tracker.latest_action_name in FORMS:
+            reply = HOW_CAN_I_HELP  # the form has just said "Sie sind identifiziert"
         else:
-            reply = Reply("Vielen Dank, Sie sind identifiziert. Wie kann ich Ihnen helfen?")
+            reply = ALREADY_IDENTIFIED
         send(dispatcher, reply)
         return events
 

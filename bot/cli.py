@@ -116,6 +116,10 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     from bot.rasa_endpoints import write_endpoints
 
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # Unless configured otherwise, the page's chat widget (and the benchmark) use the Rasa port given here.
+    for name, url in (("RASA_URL", f"http://127.0.0.1:{rasa_port}"), ("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}")):
+        if not env.get(name):
+            env[name] = url
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
                                 action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     processes: dict[str, subprocess.Popen] = {}
@@ -141,7 +145,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     try:
         while not stopping:
             for label, process in processes.items():
-                if process.poll() is not None:
+                if not stopping and process.poll() is not None:
                     print(f"The {label} stopped (exit code {process.returncode}); stopping the others.")
                     exit_code = process.returncode or 1
                     stopping = True

@@ -1,7 +1,10 @@
-"""Start Rasa with two additions: a polite answer when the action server is down, and fast action-result checks.
+"""Start Rasa with a few additions, so that every message gets an answer, fast.
 
-Rasa 3.6 logs a failed custom action and sends nothing, so the customer would wait forever. Here a
-failed call becomes a polite German message. Form rejections pass through unchanged.
+- When the action server cannot be reached: Rasa 3.6 logs a failed custom action and sends nothing,
+  so the customer would wait forever. Here a failed call becomes a polite German message. Form
+  rejections pass through unchanged.
+- An empty or whitespace-only message: the intent classifier raises on it (HTTP 500 on /model/parse,
+  no answer on the webhook). Here it is treated as not understood.
 
 Rasa 3.6 also checks every action server response with `jsonschema.validate`, which first validates
 the (constant) response schema against the JSON Schema meta-schema: with jsonschema 4.17 that costs
@@ -20,6 +23,10 @@ import sys
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+# Bookkeeping Rasa runs on every user message besides the answer (the dissatisfaction score): a
+# failure there stays silent, since the answer to the message itself tells the customer, once.
+BACKGROUND_ACTIONS = ("action_validate_slot_mappings",)
 
 ACTION_SERVER_DOWN = (
     "Entschuldigung, ich habe gerade eine technische Störung und kann Ihr Anliegen im Moment nicht bearbeiten. "
@@ -42,6 +49,9 @@ def install_action_server_fallback() -> None:
         except ActionExecutionRejection:
             raise
         except RasaException as error:
+            if self.name() in BACKGROUND_ACTIONS:
+                logger.error("Custom action %s failed: %s", self.name(), error)
+                return []
             logger.error("Custom action %s failed, answering politely instead: %s", self.name(), error)
             return [BotUttered(text=ACTION_SERVER_DOWN, metadata={"action_server_unavailable": True})]
 
@@ -108,9 +118,42 @@ def install_sqlite_write_ahead_log() -> None:
     _sqlite_pragmas_installed = True
 
 
+def install_featureless_message_guard() -> None:
+    """An empty or whitespace-only message becomes `nlu_fallback` instead of an HTTP 500.
+
+    Such a message has no tokens, hence no features, and LogisticRegressionClassifier raises on a
+    feature matrix without columns. Here it gets no intent (confidence 0), which the FallbackClassifier
+    after it turns into `nlu_fallback`, so the customer is asked to rephrase.
+    """
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    if getattr(LogisticRegressionClassifier.process, "_featureless_guard", False):
+        return
+    original = LogisticRegressionClassifier.process
+
+    def has_features(message: Message) -> bool:
+        return (message.get_sparse_features(TEXT)[1] is not None
+                or message.get_dense_features(TEXT)[1] is not None)
+
+    def process(self: LogisticRegressionClassifier, messages: list[Message]) -> list[Message]:
+        featureless = [m for m in messages if not has_features(m)]
+        for message in featureless:
+            message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        if len(featureless) < len(messages):
+            original(self, [m for m in messages if has_features(m)])
+        return messages
+
+    process._featureless_guard = True  # type: ignore[attr-defined]
+    LogisticRegressionClassifier.process = process  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Everything this module adds to Rasa (idempotent)."""
     install_action_server_fallback()
+    install_featureless_message_guard()
     install_cached_action_result_validator()
     install_sqlite_write_ahead_log()
 

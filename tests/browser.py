@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
+from bot.web.app import WEBCHAT_BUNDLE
+
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,6 +32,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def require_bundle() -> None:
+    """Fails the test (never skips) when the rasa-webchat bundle that the demo page serves is missing."""
+    if not WEBCHAT_BUNDLE.is_file():
+        pytest.fail(f"The chat widget is not installed ({WEBCHAT_BUNDLE} is missing): run the project setup "
+                    "(bash scripts/setup.sh), or npm ci in bot/web.", pytrace=False)
 
 
 def require_chromium() -> Path:

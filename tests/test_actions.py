@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.conversation import ActionRequestHuman, ActionStoreRating
-from actions.forms import ValidateCancellationForm, ValidateVerificationForm
+from actions.forms import AskVerificationSecret, ValidateCancellationForm, ValidateVerificationForm
 from actions.offers import ActionAcceptOffer, ActionDeclineOffer
 from actions.requests import ActionServeRequest
 from bot.records.database import transaction
@@ -88,6 +88,64 @@ async def test_failed_verification_does_not_say_which_value_was_wrong(records: s
     assert third["verification_failures"] == 3
     assert await form.required_slots(["customer_id", "verification_secret"], CollectingDispatcher(),
                                      tracker(slots={"verification_failures": 3}), DOMAIN) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "asked_for"),
+    [
+        ("meine PLZ weiß ich nicht", "Geburtsdatum"),
+        ("Postleitzahl habe ich gerade nicht", "Geburtsdatum"),
+        ("mein Geburtsdatum weiß ich nicht", "Postleitzahl"),
+    ],
+)
+async def test_not_knowing_one_value_asks_for_the_other_without_using_an_attempt(
+        records: str, text: str, asked_for: str) -> None:
+    _customer(records, number="K300009", plan_code="MOBIL_M", postcode="80331")
+    said = tracker(intent="dont_know", text=text, slots={"customer_id": "K300009", "verification_failures": 1})
+    validation, question = CollectingDispatcher(), CollectingDispatcher()
+    result = await ValidateVerificationForm().validate_verification_secret(text, validation, said, DOMAIN)
+    assert result == {"verification_secret": None}, "the form stays open, the number is kept, no attempt is used up"
+    assert validation.messages == []
+    await AskVerificationSecret().run(question, said, DOMAIN)  # the form asks again: one question only
+    reply = _texts(question)
+    assert asked_for in reply and "passen leider nicht" not in reply
+    other = "Postleitzahl" if asked_for == "Geburtsdatum" else "Geburtsdatum"
+    assert other not in reply
+    assert len(question.messages) == 1
+
+
+async def test_the_secret_question_is_the_usual_one_otherwise() -> None:
+    dispatcher = CollectingDispatcher()
+    await AskVerificationSecret().run(dispatcher, tracker(intent="identify", text="K300009"), DOMAIN)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_verification_secret"]
+
+
+async def test_not_knowing_the_customer_number_says_where_to_find_it(records: str) -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateVerificationForm().validate_customer_id(
+        "Kundennummer weiß ich nicht", dispatcher, tracker(intent="dont_know", text="Kundennummer weiß ich nicht"),
+        DOMAIN)
+    assert result == {"customer_id": None}
+    assert "Rechnung" in _texts(dispatcher)
+    assert any(b["payload"] == "/request_human" for m in dispatcher.messages for b in m.get("buttons") or [])
+
+
+async def test_identifying_without_a_request_says_identified_once(records: str) -> None:
+    customer_id = _customer(records, number="K300010", plan_code="MOBIL_M", postcode="80331")
+    form_dispatcher, serve_dispatcher = CollectingDispatcher(), CollectingDispatcher()
+    slots = await ValidateVerificationForm().validate_verification_secret(
+        "80331", form_dispatcher, tracker(intent="identify", text="80331",
+                                          slots={"customer_id": "K300010", "verification_failures": 0}), DOMAIN)
+    await ActionServeRequest().run(serve_dispatcher, tracker(
+        intent="identify", text="80331", latest_action="verification_form",
+        slots={**slots, "pending_request": "identify"}), DOMAIN)
+    said = _texts(form_dispatcher) + "\n" + _texts(serve_dispatcher)
+    assert said.count("identifiziert") == 1, said
+    assert "Wie kann ich Ihnen helfen?" in _texts(serve_dispatcher)
+    again = CollectingDispatcher()
+    await ActionServeRequest().run(again, tracker(intent="identify", text="K300010",
+                                                  slots={"verified_customer": float(customer_id)}), DOMAIN)
+    assert "bereits identifiziert" in _texts(again)
 
 
 def test_free_text_reason_maps_to_a_canonical_reason() -> None:
@@ -178,10 +236,50 @@ async def test_handoff_and_rating_are_stored(records: str) -> None:
                                                        slots={"verified_customer": float(customer_id)}), DOMAIN)
     await ActionRequestHuman().run(CollectingDispatcher(), tracker(intent="request_human"), DOMAIN)
     assert "Vorgang H-" in _texts(dispatcher)
-    await ActionStoreRating().run(CollectingDispatcher(), tracker(intent="rate", slots={"rating": 4.0}), DOMAIN)
+    await ActionStoreRating().run(CollectingDispatcher(), tracker(
+        intent="rate", text='/rate{"rating":4}', entities=[{"entity": "rating", "value": 4}],
+        slots={"rating": 4.0}), DOMAIN)
     with transaction(records) as session:
         handoff = session.scalars(select(HandoffRequest)).one()  # one per conversation
         assert handoff.priority == "high" and handoff.customer_id == customer_id
+        assert session.scalars(select(SatisfactionRating)).one().rating == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("<script>alert(1)</script>", []),  # classified as a rating, but no rating in it
+        ("Ich habe 2 Verträge", []),
+        ("eine 7", ["7"]),
+        ("4,5", [4.5]),
+        ("abc", ["abc"]),
+        ("4 oder 5", ["4", "5"]),
+    ],
+)
+async def test_no_rating_is_stored_without_one_valid_rating_in_the_latest_message(
+        records: str, text: str, values: list) -> None:
+    asked = {"event": "action", "name": "action_goodbye"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionStoreRating().run(dispatcher, tracker(
+        intent="rate", text=text, entities=[{"entity": "rating", "value": v} for v in values],
+        slots={"rating": 5.0},  # an earlier rating must not be stored again for this message
+        events=[asked, {"event": "user", "text": text}]), DOMAIN)
+    with transaction(records) as session:
+        assert session.scalars(select(SatisfactionRating)).first() is None
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_rating"]
+    assert _events(events)["rating"] is None
+
+
+async def test_a_rating_without_the_rating_question_is_not_understood(records: str) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionStoreRating().run(dispatcher, tracker(intent="rate", text="Ich habe 3 Fragen"), DOMAIN)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_default"]
+
+
+async def test_a_rating_typed_as_text_is_stored(records: str) -> None:
+    await ActionStoreRating().run(CollectingDispatcher(), tracker(
+        intent="rate", text="gut, 4 von 5", entities=[{"entity": "rating", "value": "4"}]), DOMAIN)
+    with transaction(records) as session:
         assert session.scalars(select(SatisfactionRating)).one().rating == 4
 
 

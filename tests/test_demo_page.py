@@ -20,9 +20,11 @@ import socketio
 from aiohttp import web
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from bot.records.catalog import PLANS
+from bot.retention.formatting import euro
 from bot.settings import Settings
-from bot.web.app import WEBCHAT_BUNDLE, create_app
-from tests.browser import block_external_requests, launch_chromium
+from bot.web.app import SHOWN_PLANS, WEBCHAT_BUNDLE, create_app, tariff_cards
+from tests.browser import block_external_requests, launch_chromium, require_bundle
 
 COMPANY = "Nordstern Telekom"
 EXTERNAL_REFERENCE = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
@@ -80,12 +82,6 @@ def web_url(socket_url: str) -> Iterator[str]:
         yield url
 
 
-def require_bundle() -> None:
-    if not WEBCHAT_BUNDLE.is_file():
-        pytest.fail(f"The chat widget is not installed ({WEBCHAT_BUNDLE} is missing): run the project setup "
-                    "(bash scripts/setup.sh), or npm ci in bot/web.", pytrace=False)
-
-
 # --- HTTP ---------------------------------------------------------------------------------------------
 
 
@@ -120,6 +116,26 @@ def test_company_name_and_socket_url_are_escaped() -> None:
     assert 'data-socket-url="http://127.0.0.1:1/&quot;&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
     assert r'"http://127.0.0.1:1/\"\u003c/script\u003e\u003cscript\u003ealert(2)\u003c/script\u003e"' in page
     assert page.count("<script") == 2
+
+
+def test_tariff_cards_show_the_plans_and_prices_the_assistant_uses(web_url: str) -> None:
+    page = httpx.get(f"{web_url}/").text
+    cards = re.findall(r'<article class="card[^"]*" data-plan="([A-Z_0-9]+)">(.*?)</article>', page, re.DOTALL)
+    assert [code for code, _ in cards] == list(SHOWN_PLANS)
+    plans = {plan["code"]: plan for plan in PLANS}
+    for code, card in cards:
+        assert f"<h3>{plans[code]['name']}</h3>" in card
+        assert f'<p class="price">{euro(plans[code]["monthly_price_cents"])} <small>/ Monat</small></p>' in card
+    assert "{{" not in page
+
+
+def test_tariff_cards_escape_catalog_text() -> None:
+    plan = {"code": "X1", "name": "<b>Mobil</b>", "category": "mobile", "monthly_price_cents": 1050,
+            "description": "<i>1 GB</i>, <script>alert(1)</script>"}
+    cards = tariff_cards((plan,), shown=("X1",), featured="X1")
+    assert "<b>" not in cards and "<i>" not in cards and "<script>" not in cards
+    assert "<h3>&lt;b&gt;Mobil&lt;/b&gt;</h3>" in cards
+    assert "<li>&lt;script&gt;alert(1)&lt;/script&gt;</li>" in cards and "10,50 €" in cards
 
 
 def test_healthz(web_url: str) -> None:

@@ -5,6 +5,7 @@ with the demo personas; the test then checks the rows the conversation left in t
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -12,12 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 from sqlalchemy import select
 
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
-from bot.records.models import Cancellation, Contract, Customer, OfferDecision, OutboxEmail, RetentionOffer
+from bot.records.models import (
+    Cancellation,
+    Contract,
+    Customer,
+    OfferDecision,
+    OutboxEmail,
+    RetentionOffer,
+    SatisfactionRating,
+)
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import german_date
 from tests.servers import RunningAssistant, running_assistant
@@ -150,6 +160,85 @@ async def test_hostile_and_odd_input_is_handled(assistant: RunningAssistant, cli
     assert "automatischer Assistent" in Chat.text(await chat.say("Bist du ein Bot?"))
 
 
+async def test_not_knowing_the_postcode_keeps_verification_open(assistant: RunningAssistant,
+                                                                  client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Wie lange läuft mein Vertrag noch?")
+    await chat.say("K100001")
+    ask = Chat.text(await chat.say("meine PLZ weiß ich nicht"))
+    assert "Geburtsdatum" in ask and "Postleitzahl" not in ask and "Schmidt" not in ask
+    answer = Chat.text(await chat.say("12.04.1985"))
+    assert "identifiziert" in answer and "V10000001" in answer, "the contract question is answered after all"
+
+
+async def test_identifying_first_says_identified_once(assistant: RunningAssistant,
+                                                       client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    await chat.say("Hallo")
+    await chat.say("K100001")
+    reply = Chat.text(await chat.say("10115"))
+    assert reply.count("identifiziert") == 1, reply
+    assert "Wie kann ich Ihnen helfen?" in reply
+
+
+async def test_widget_metadata_reaches_rasa_over_socketio(assistant: RunningAssistant,
+                                                          client: httpx.AsyncClient) -> None:
+    """The demo page's widget sends `customData: {language: "de"}` with each message (see demo.html)."""
+    session_id = f"test-{uuid.uuid4().hex[:12]}"
+    answered = asyncio.Event()
+    sio = socketio.AsyncClient()
+    sio.on("bot_uttered", lambda data: answered.set())
+    await sio.connect(assistant.rasa_url, socketio_path="/socket.io", transports=["polling"])
+    try:
+        await sio.emit("session_request", {"session_id": session_id})
+        await sio.emit("user_uttered", {"message": "Hallo", "session_id": session_id,
+                                        "customData": {"language": "de"}})
+        await asyncio.wait_for(answered.wait(), timeout=30)
+    finally:
+        await sio.disconnect()
+    # The first answer is sent while Rasa is still working on the turn; the tracker is stored after it.
+    for _ in range(40):
+        tracker = (await client.get(f"{assistant.rasa_url}/conversations/{session_id}/tracker")).json()
+        said = [e for e in tracker["events"] if e["event"] == "user" and e.get("text") == "Hallo"]
+        if said:
+            break
+        await asyncio.sleep(0.25)
+    assert len(said) == 1
+    assert said[0]["metadata"]["language"] == "de"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+async def test_empty_message_is_parsed_as_not_understood(assistant: RunningAssistant, client: httpx.AsyncClient,
+                                                         text: str) -> None:
+    response = await client.post(f"{assistant.rasa_url}/model/parse", json={"text": text})
+    assert response.status_code == 200, response.text
+    assert response.json()["intent"]["name"] == "nlu_fallback"
+
+
+async def test_every_odd_message_gets_a_polite_answer(assistant: RunningAssistant, client: httpx.AsyncClient) -> None:
+    for text in ("", "   ", "x" * 10_000, "😡😡😡", "SELECT * FROM customers WHERE customer_number = 'K100001'"):
+        chat = Chat(client, assistant)  # each in a fresh conversation: no earlier turn helps
+        messages = await chat.say(text)
+        answers = [m.get("text", "") for m in messages if "automatischer Assistent" not in m.get("text", "")]
+        assert any(a.strip() for a in answers), f"only the welcome, no answer to {text[:30]!r}"
+        assert not any("technische Störung" in a or "technischer Fehler" in a for a in answers), answers
+
+
+async def test_code_after_the_rating_question_stores_no_rating(assistant: RunningAssistant,
+                                                               client: httpx.AsyncClient) -> None:
+    chat = Chat(client, assistant)
+    assert "/rate{\"rating\":5}" in Chat.buttons(await chat.say("Tschüss"))
+    for text in ("<script>alert(1)</script>", "alert(1)"):
+        await chat.say(text)
+        with transaction(assistant.database_url) as session:
+            assert session.scalars(select(SatisfactionRating).where(
+                SatisfactionRating.conversation_id == chat.sender)).first() is None, text
+    assert "Vielen Dank für Ihre Bewertung" in Chat.text(await chat.say("4 Sterne"))
+    with transaction(assistant.database_url) as session:
+        assert session.scalars(select(SatisfactionRating).where(
+            SatisfactionRating.conversation_id == chat.sender)).one().rating == 4
+
+
 async def test_customer_gets_a_polite_message_when_the_action_server_is_down(
         tmp_path: Path, client: httpx.AsyncClient) -> None:
     url = f"sqlite:///{tmp_path / 'records.db'}"
@@ -157,4 +246,7 @@ async def test_customer_gets_a_polite_message_when_the_action_server_is_down(
     with running_assistant(url, tmp_path, action_server=False, web_app=False) as no_actions:
         chat = Chat(client, no_actions)
         messages = await chat.say("Wann endet mein Vertrag?")
+        greeting = await chat.say("Hallo")
     assert "technische Störung" in Chat.text(messages)
+    assert "technische Störung" not in Chat.text(greeting), "an answer that needs no action is given as usual"
+    assert "Guten Tag" in Chat.text(greeting)

@@ -9,7 +9,13 @@ from datetime import date
 import pytest
 
 from bot.records.models import ACTIVE, CANCELLED, ENDED, PAUSED, Contract
-from bot.retention.dates import AlreadyCancelled, add_months, effective_cancellation_date, months_between
+from bot.retention.dates import (
+    AlreadyCancelled,
+    add_months,
+    effective_cancellation_date,
+    months_between,
+    next_monthly_date,
+)
 
 
 def contract(*, minimum_term_end: date, notice: int = 1, status: str = ACTIVE,
@@ -205,3 +211,34 @@ def test_already_cancelled_is_raised_even_after_the_minimum_term() -> None:
     with pytest.raises(AlreadyCancelled) as raised:
         effective_cancellation_date(done, date(2026, 4, 1))
     assert raised.value.effective_date == date(2026, 4, 15)
+
+
+# -------------------------------------------------------------------------------------- next_monthly_date
+
+
+@pytest.mark.parametrize(
+    ("day_of_month", "not_before", "expected"),
+    [
+        (15, date(2026, 3, 10), date(2026, 3, 15)),
+        (15, date(2026, 3, 15), date(2026, 3, 15)),  # due today is still to come
+        (15, date(2026, 3, 16), date(2026, 4, 15)),
+        (15, date(2026, 12, 20), date(2027, 1, 15)),  # year end
+        # the 31st in short months, and back on the 31st afterwards
+        (31, date(2026, 2, 1), date(2026, 2, 28)),
+        (31, date(2026, 2, 28), date(2026, 2, 28)),
+        (31, date(2026, 3, 1), date(2026, 3, 31)),
+        (31, date(2026, 4, 1), date(2026, 4, 30)),
+        (31, date(2026, 4, 30), date(2026, 4, 30)),
+        (31, date(2026, 5, 1), date(2026, 5, 31)),
+        (31, date(2026, 12, 31), date(2026, 12, 31)),
+        (30, date(2026, 1, 31), date(2026, 2, 28)),
+        (29, date(2026, 2, 1), date(2026, 2, 28)),
+        (29, date(2028, 2, 1), date(2028, 2, 29)),  # leap year
+        (29, date(2028, 3, 1), date(2028, 3, 29)),
+        (1, date(2026, 1, 31), date(2026, 2, 1)),
+        (1, date(2026, 12, 2), date(2027, 1, 1)),
+    ],
+)
+def test_next_monthly_date_is_never_in_the_past(day_of_month: int, not_before: date, expected: date) -> None:
+    assert next_monthly_date(day_of_month, not_before=not_before) == expected
+

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from bot.assistant.verification import Secret, normalise_customer_number, parse_secret
+from bot.assistant.verification import Secret, missing_secret, normalise_customer_number, parse_secret
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,22 @@ def test_secret_given() -> None:
 
 def test_unicode_digit_postcode_is_not_passed_through() -> None:
     assert parse_secret("１０１１５").postcode in (None, "10115")
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("meine PLZ weiß ich nicht", "postcode"),
+        ("Postleitzahl habe ich gerade nicht", "postcode"),
+        ("Die plz fällt mir nicht ein", "postcode"),
+        ("mein Geburtsdatum weiß ich nicht", "birth_date"),
+        ("Wann ich geboren bin, sage ich nicht", "birth_date"),
+        ("weiß ich nicht", None),
+        ("PLZ und Geburtsdatum weiß ich beide nicht", None),
+        ("", None),
+        ("Die Explzosion", None),  # 'plz' inside a word is not the postcode
+    ],
+)
+def test_missing_secret_names_the_value_the_customer_does_not_know(text: str, missing: str | None) -> None:
+    assert missing_secret(text) == missing
+

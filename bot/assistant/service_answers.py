@@ -1,14 +1,14 @@
 """Answers to contract, billing, plan, pause and problem questions, from the customer's records."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
-from bot.records.models import CANCELLED, PAUSED, Complaint, Contract, Customer
+from bot.records.models import CANCELLED, ENDED, PAUSED, Complaint, Contract, Customer, Invoice
 from bot.records.queries import active_plans, current_contract, recent_invoices
-from bot.retention.dates import add_months, effective_cancellation_date
+from bot.retention.dates import add_months, effective_cancellation_date, next_monthly_date
 from bot.retention.formatting import euro, german_date
 from bot.retention.offers import PAUSE_COOLDOWN_MONTHS
 
@@ -81,16 +81,44 @@ def bill_answer(session: Session, *, customer_id: int, today: date) -> Reply:
         month = f"{MONTHS_DE[invoice.period_start.month - 1]} {invoice.period_start.year}"
         status = INVOICE_STATUS_DE.get(invoice.status, invoice.status)
         lines.append(f"- {month}: {euro(invoice.amount_cents)} ({status}, Rechnung {invoice.invoice_number})")
-    unpaid = [i for i in invoices if i.status in ("open", "overdue")]
-    if unpaid:
-        next_due = min(unpaid, key=lambda i: i.due_date)
-        lines.append(
-            f"Offen sind {euro(sum(i.amount_cents for i in unpaid))}; "
-            f"die nächste Abbuchung ist am {german_date(next_due.due_date)}."
-        )
-    else:
-        lines.append("Alle Rechnungen sind bezahlt.")
+    lines.extend(debit_lines(contract, invoices, today))
     return Reply("\n".join(lines))
+
+
+def debit_lines(contract: Contract, invoices: list[Invoice], today: date) -> list[str]:
+    """When money was last taken, what is still owed, and when the next debit comes (never a past date).
+
+    A debit is due on the invoice's due date: before today it is past, from today on it is coming.
+    Without an unpaid invoice still to come, the next debit is the next due day of the monthly cycle
+    after the latest invoice (the latest due day of month among the invoices, as a short month cuts
+    the 31st down to the 30th or 28th), unless the contract has ended by then.
+    """
+    lines = []
+    debited = [i for i in invoices if i.status == "paid" and i.due_date <= today]
+    unpaid = [i for i in invoices if i.status in ("open", "overdue")]
+    late = [i for i in unpaid if i.due_date < today]
+    coming = sorted((i for i in unpaid if i.due_date >= today), key=lambda i: i.due_date)
+    if debited:
+        last = max(debited, key=lambda i: i.due_date)
+        lines.append(f"Zuletzt abgebucht: {euro(last.amount_cents)} am {german_date(last.due_date)}.")
+    if late:
+        lines.append(f"Noch nicht bezahlt: {euro(sum(i.amount_cents for i in late))}, "
+                     f"fällig seit {german_date(min(i.due_date for i in late))}.")
+    if coming:
+        lines.append(f"Die nächste Abbuchung ist am {german_date(coming[0].due_date)} "
+                     f"({euro(coming[0].amount_cents)}).")
+    elif contract.status != ENDED:
+        # Not again on the day of the latest invoice's debit: the next cycle starts after it.
+        not_before = max(today, max(i.due_date for i in invoices) + timedelta(days=1))
+        if contract.status == PAUSED and contract.paused_until:
+            not_before = max(not_before, contract.paused_until)
+        next_due = next_monthly_date(max(i.due_date.day for i in invoices), not_before=not_before)
+        ends = contract.cancellation_effective_date if contract.status == CANCELLED else None
+        if ends is None or next_due <= ends:
+            lines.append(f"Die nächste Abbuchung ist voraussichtlich am {german_date(next_due)}.")
+    if not unpaid:
+        lines.append("Alle Rechnungen sind bezahlt.")
+    return lines
 
 
 def plan_change_answer(session: Session, *, customer_id: int, today: date) -> Reply:

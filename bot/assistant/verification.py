@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,8 @@ _CUSTOMER_NUMBER = re.compile(r"\b[Kk]\s*-?\s*([0-9]{3})\s*([0-9]{3})\b")
 _POSTCODE = re.compile(r"(?<![0-9])([0-9]{5})(?![0-9])")
 _DATE = re.compile(r"(?<![0-9])([0-9]{1,2})\.\s*([0-9]{1,2})\.\s*([0-9]{4})(?![0-9])")
 _ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})(?![0-9])")
+_MENTIONS_POSTCODE = re.compile(r"\bplz\b|postleitzahl", re.IGNORECASE)
+_MENTIONS_BIRTH_DATE = re.compile(r"geburt|\bgeb\.|\bgeboren", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,14 @@ def parse_secret(text: str | None) -> Secret:
                 return Secret()
     match = _POSTCODE.search(text)
     return Secret(postcode=match.group(1)) if match else Secret()
+
+
+def missing_secret(text: str | None) -> Literal["postcode", "birth_date"] | None:
+    """Which of the two values a customer means with "weiß ich nicht" ("meine PLZ weiß ich nicht"), if they say."""
+    postcode, birth_date = (bool(p.search(text or "")) for p in (_MENTIONS_POSTCODE, _MENTIONS_BIRTH_DATE))
+    if postcode == birth_date:
+        return None  # neither named, or both
+    return "postcode" if postcode else "birth_date"
 
 
 def verify(session: Session, *, customer_number: str, secret: Secret) -> int | None:

@@ -54,6 +54,18 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _COMPILED = tuple((reason, tuple(re.compile(p) for p in patterns)) for reason, patterns in _RULES)
 
+# Phrases that rule a reason out ("ich ziehe nicht um", "nicht wegen des Preises", "der Preis ist nicht das
+# Problem") are cut from the text before the rules run, so that the reason stated next to them counts.
+# Each reaches at most to the end of its clause.
+_DENIALS = tuple(re.compile(p) for p in (
+    r"\bnicht (?:wegen|weil|aufgrund|am)\b[^,.;!?]*",
+    r"\bkein(?:e|en)? (?:umzug|wechsel)\b",
+    r"\bzieh\w* (?:ja |auch |doch )?nicht (?:\w+ )?(?:um|weg|aus)\b",
+    r"\bwechsl?e\w* (?:ja |auch |doch )?nicht (?:zu|zur|zum|den) \w+",
+    r"\bnicht zu teuer\b",
+    r"[^,.;!?]*\b(?:ist|sind|war|waren) (?:es |das )?(?:nicht|kein) (?:das |der )?(?:problem|grund)\b",
+))
+
 
 def fold(text: str) -> str:
     """Lower case with umlauts and ß folded, whitespace collapsed."""
@@ -65,6 +77,8 @@ def detect_reason(text: str | None) -> str | None:
     if not text:
         return None
     folded = fold(text)
+    for denial in _DENIALS:
+        folded = denial.sub(" ", folded)
     for reason, patterns in _COMPILED:
         if any(p.search(folded) for p in patterns):
             return reason

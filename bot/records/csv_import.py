@@ -11,8 +11,8 @@ import io
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,12 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.records.models import ACTIVE, Contract, Customer, Plan
+from bot.records.rows import CustomerRow
 
 logger = logging.getLogger(__name__)
 
-CUSTOMER_COLUMNS = (
-    "customer_number", "first_name", "last_name", "email", "postcode", "birth_date", "segment", "customer_since",
-)
+CUSTOMER_COLUMNS = tuple(f.name for f in fields(CustomerRow))  # customer_number, first_name, ..., customer_since
 CONTRACT_COLUMNS = (
     "contract_number", "plan_code", "monthly_price", "contract_start", "minimum_term_end", "notice_period_months",
 )
@@ -78,18 +77,6 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class _CustomerRow:
-    customer_number: str
-    first_name: str
-    last_name: str
-    email: str
-    postcode: str
-    birth_date: date
-    segment: str
-    customer_since: date
-
-
-@dataclass(frozen=True)
 class _ContractRow:
     contract_number: str
     plan_code: str
@@ -98,11 +85,16 @@ class _ContractRow:
     minimum_term_end: date
     notice_period_months: int
 
+    def columns(self, plan: Plan) -> dict[str, object]:
+        """The `Contract` column values to write; the contract number identifies the record."""
+        return {"plan": plan, "monthly_price_cents": self.monthly_price_cents, "start_date": self.start_date,
+                "minimum_term_end": self.minimum_term_end, "notice_period_months": self.notice_period_months}
+
 
 @dataclass(frozen=True)
 class _Row:
     line: int
-    customer: _CustomerRow
+    customer: CustomerRow
     contract: _ContractRow
 
 
@@ -239,7 +231,7 @@ def _required(errors: _LineErrors, column: str, text: str, max_length: int) -> s
     return text
 
 
-def _customer(errors: _LineErrors, value: dict[str, str], today: date) -> _CustomerRow | None:
+def _customer(errors: _LineErrors, value: dict[str, str], today: date) -> CustomerRow | None:
     number = value["customer_number"].upper()
     if not number:
         errors.add("customer_number", "is empty; this column is required")
@@ -270,7 +262,7 @@ def _customer(errors: _LineErrors, value: dict[str, str], today: date) -> _Custo
     if errors.count:
         return None
     assert first_name and last_name and email and birth_date and customer_since
-    return _CustomerRow(number, first_name, last_name, email, postcode, birth_date, segment, customer_since)
+    return CustomerRow(number, first_name, last_name, email, postcode, birth_date, segment, customer_since)
 
 
 def _contract(errors: _LineErrors, value: dict[str, str], plan_codes: set[str]) -> _ContractRow | None:
@@ -396,22 +388,10 @@ def _check_owners(rows: list[_Row], contracts: dict[str, Contract], errors: list
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _apply_customer(customer: Customer, data: _CustomerRow) -> None:
-    customer.first_name = data.first_name
-    customer.last_name = data.last_name
-    customer.email = data.email
-    customer.postcode = data.postcode
-    customer.birth_date = data.birth_date
-    customer.segment = data.segment
-    customer.customer_since = data.customer_since
-
-
-def _apply_contract(contract: Contract, data: _ContractRow, plan: Plan) -> None:
-    contract.plan = plan
-    contract.monthly_price_cents = data.monthly_price_cents
-    contract.start_date = data.start_date
-    contract.minimum_term_end = data.minimum_term_end
-    contract.notice_period_months = data.notice_period_months
+def _assign(record: Customer | Contract, values: Mapping[str, object]) -> None:
+    """Overwrite the record's columns named in `values`."""
+    for column, value in values.items():
+        setattr(record, column, value)
 
 
 def _write(session: Session, rows: list[_Row], customers: dict[str, Customer],
@@ -431,7 +411,7 @@ def _write(session: Session, rows: list[_Row], customers: dict[str, Customer],
                 counts["customers_created"] += 1
             else:
                 counts["customers_updated"] += 1
-            _apply_customer(customer, row.customer)
+            _assign(customer, row.customer.columns())
         contract = contracts.get(row.contract.contract_number)
         if contract is None:
             # New contracts start active; existing ones keep their status (a cancellation stays in force).
@@ -441,7 +421,7 @@ def _write(session: Session, rows: list[_Row], customers: dict[str, Customer],
             counts["contracts_created"] += 1
         else:
             counts["contracts_updated"] += 1
-        _apply_contract(contract, row.contract, plans[row.contract.plan_code])
+        _assign(contract, row.contract.columns(plans[row.contract.plan_code]))
     session.flush()
     return ImportReport(**counts)
 

@@ -28,6 +28,7 @@ from bot.records.models import (
     Invoice,
     Plan,
 )
+from bot.records.rows import CustomerDetails, CustomerRow
 from bot.retention.dates import add_months, effective_cancellation_date
 
 logger = logging.getLogger(__name__)
@@ -50,16 +51,9 @@ class PersonaComplaint:
 
 
 @dataclass(frozen=True)
-class Persona:
+class Persona(CustomerDetails):
     """A fixed demo customer with one active contract; month offsets are relative to `today`."""
 
-    customer_number: str
-    first_name: str
-    last_name: str
-    email: str
-    postcode: str
-    birth_date: date
-    segment: str
     customer_since_months: int
     contract_number: str
     plan_code: str
@@ -74,6 +68,9 @@ class Persona:
 
     def customer_since(self, today: date) -> date:
         return add_months(today, self.customer_since_months)
+
+    def customer_row(self, today: date) -> CustomerRow:
+        return CustomerRow.of(self, customer_since=self.customer_since(today))
 
     def contract_start(self, today: date) -> date:
         if self.contract_start_months is None:
@@ -450,11 +447,8 @@ class _Generator:
 
 
 def _persona_records(persona: Persona, plan: Plan, today: date) -> tuple[Customer, Contract, list[Complaint]]:
-    customer = Customer(
-        customer_number=persona.customer_number, first_name=persona.first_name, last_name=persona.last_name,
-        email=persona.email, postcode=persona.postcode, birth_date=persona.birth_date, language="de",
-        segment=persona.segment, customer_since=persona.customer_since(today),
-    )
+    customer = Customer(customer_number=persona.customer_number, language="de",
+                        **persona.customer_row(today).columns())
     contract = Contract(
         contract_number=persona.contract_number, customer=customer, plan=plan,
         monthly_price_cents=plan.monthly_price_cents, start_date=persona.contract_start(today),

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -180,9 +181,26 @@ class HandoffRequest(Base):
     conversation_id = Column(String(120), nullable=False, index=True)
     customer_id = Column(ForeignKey("customers.id"), nullable=True)
     reason = Column(String(40), nullable=False)
-    priority = Column(String(10), nullable=False, default="normal")  # normal | high
+    priority = Column(String(10), nullable=False, default="normal")  # normal | high | urgent
     status = Column(String(10), nullable=False, default="open")  # open | taken | closed
     created_at = Column(DateTime, nullable=False)
+    # The conversation's dissatisfaction score (0..1) when the customer asked for a human.
+    dissatisfaction = Column(Float, nullable=True)
+
+
+class ConversationInsight(Base):
+    """How dissatisfied the customer was in one conversation, for agents and marketers (one row each)."""
+
+    __tablename__ = "conversation_insights"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, unique=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=True, index=True)
+    dissatisfaction = Column(Float, nullable=False, default=0.0)  # latest score, 0..1
+    peak_dissatisfaction = Column(Float, nullable=False, default=0.0)
+    reasons = Column(String(200), nullable=False, default="")  # comma-separated, see bot.assistant.dissatisfaction
+    acknowledged = Column(Boolean, nullable=False, default=False)  # the assistant addressed the frustration
+    updated_at = Column(DateTime, nullable=False)
 
 
 class SatisfactionRating(Base):

@@ -27,6 +27,20 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last_day))
 
 
+def next_monthly_date(day_of_month: int, *, not_before: date) -> date:
+    """The first date on or after `not_before` that falls on `day_of_month`, clamped to short months.
+
+    A debit on the 31st is on 28/29 Feb and 30 Apr, and back on the 31st in March and May.
+    """
+    year, month = not_before.year, not_before.month
+    candidate = date(year, month, min(day_of_month, calendar.monthrange(year, month)[1]))
+    if candidate < not_before:
+        first_of_next = add_months(date(year, month, 1), 1)
+        year, month = first_of_next.year, first_of_next.month
+        candidate = date(year, month, min(day_of_month, calendar.monthrange(year, month)[1]))
+    return candidate
+
+
 def months_between(start: date, end: date) -> int:
     """Whole months from start to end (0 when end is before start)."""
     months = (end.year - start.year) * 12 + (end.month - start.month)

@@ -3,7 +3,8 @@
     python -m bot.web.app      serve on WEB_HOST:WEB_PORT (see bot.settings)
 
 Routes:
-    GET /                  the company's demo page with the chat widget (templates/demo.html)
+    GET /                  the company's demo page with the chat widget (templates/demo.html) and tariff
+                           cards from the plan catalog, so the page and the assistant name the same prices
     GET /static/webchat.js the rasa-webchat bundle from node_modules (installed by `npm ci` in bot/web)
     GET /healthz           {"status": "ok"}
 
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.records.catalog import PLANS
+from bot.retention.formatting import euro
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger("bot.web")
@@ -41,6 +44,11 @@ MISSING_BUNDLE_MESSAGE = (
 _EXTERNAL_CSS_IMPORT = re.compile(r"""@import\s+url\(\s*["']?(?:https?:)?//[^)]*\)\s*;?""")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
+# The plans shown as cards on the demo page (codes from bot.records.catalog.PLANS), and the one highlighted.
+SHOWN_PLANS = ("MOBIL_S", "MOBIL_M", "MOBIL_L", "DSL_250")
+FEATURED_PLAN = "MOBIL_M"
+CATEGORY_NAMES = {"mobile": "Mobilfunk", "internet": "Internet"}
+
 
 def js_literal(value: object) -> str:
     """`value` as a JavaScript literal that is safe inside an inline <script> element."""
@@ -52,10 +60,13 @@ def js_literal(value: object) -> str:
     )
 
 
-def render(template: str, *, html_values: dict[str, str], js_values: dict[str, object]) -> str:
-    """Fill `{{ name }}` placeholders: HTML-escaped text, or JavaScript literals (JSON) for names in js_values."""
+def render(template: str, *, html_values: dict[str, str], js_values: dict[str, object],
+           markup_values: dict[str, str] | None = None) -> str:
+    """Fill `{{ name }}` placeholders: HTML-escaped text, JavaScript literals (JSON) for names in js_values,
+    and for names in markup_values HTML that this module built itself from escaped parts."""
     values = {name: html.escape(value, quote=True) for name, value in html_values.items()}
     values.update({name: js_literal(value) for name, value in js_values.items()})
+    values.update(markup_values or {})
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -97,6 +108,27 @@ BUNDLE_KEY = web.AppKey("webchat_bundle", _BundleCache)
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
+def tariff_cards(plans: tuple[dict, ...] = PLANS, *, shown: tuple[str, ...] = SHOWN_PLANS,
+                 featured: str = FEATURED_PLAN) -> str:
+    """HTML cards for the `shown` plans: name, the description's first part as the headline, the rest as
+    bullet points, and the monthly price, all escaped."""
+    by_code = {plan["code"]: plan for plan in plans}
+    cards = []
+    for code in shown:
+        plan = by_code[code]
+        headline, *features = (part.strip() for part in plan["description"].split(","))
+        badge = '<span class="badge">Beliebt</span>' if code == featured else ""
+        items = "".join(f"<li>{html.escape(feature)}</li>" for feature in features)
+        cards.append(
+            f'<article class="card{" featured" if code == featured else ""}" data-plan="{html.escape(code)}">{badge}'
+            f'<p class="kind">{html.escape(CATEGORY_NAMES.get(plan["category"], plan["category"]))}</p>'
+            f'<h3>{html.escape(plan["name"])}</h3><p class="volume">{html.escape(headline)}</p>'
+            f'<ul>{items}</ul><p class="price">{html.escape(euro(plan["monthly_price_cents"]))} '
+            '<small>/ Monat</small></p></article>'
+        )
+    return "\n".join(cards)
+
+
 def render_demo_page(settings: Settings, template: str) -> str:
     return render(
         template,
@@ -106,6 +138,7 @@ def render_demo_page(settings: Settings, template: str) -> str:
             "year": str(date.today().year),
         },
         js_values={"socket_url_js": settings.rasa_public_url},
+        markup_values={"tariff_cards": tariff_cards()},
     )
 
 

@@ -1,0 +1,168 @@
+"""The conversation's dissatisfaction score, updated after every user message.
+
+Rasa 3.6 runs `action_validate_slot_mappings` (when the domain lists it) right after
+`action_extract_slots` on every user message, also while a form is active, and, unlike actions
+named in a custom slot mapping (whose messages `action_extract_slots` drops), delivers the messages
+it sends. That makes it the one place where the score can be updated and, once per conversation,
+the frustration acknowledged before the assistant answers the message itself.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import in_records, now, send, verified_customer_id
+from actions.conversation import consecutive_fallbacks
+from bot.assistant.dissatisfaction import (
+    ACKNOWLEDGE_AT,
+    VERY_DISSATISFIED_AT,
+    Message,
+    assess,
+    merge_reasons,
+)
+from bot.assistant.insights import CustomerMood, customer_mood, record_insight
+from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
+from bot.records.database import RecordsUnavailable
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+# Requests whose repetition means the customer did not get what they wanted.
+QUESTION_INTENTS = ("ask_contract", "ask_bill", "change_plan", "pause_contract", "report_problem")
+
+ACKNOWLEDGE = Reply(
+    "Ich merke, dass Sie gerade unzufrieden sind, und das tut mir leid. Wenn Sie möchten, verbinde ich Sie mit "
+    "einer Mitarbeiterin oder einem Mitarbeiter. Sonst helfe ich Ihnen gern weiter.",
+    (TALK_TO_HUMAN, NO_THANKS),
+)
+ACKNOWLEDGE_WITH_PRIORITY = Reply(
+    "Ich merke, dass Sie sehr verärgert sind, und das tut mir leid. Ich kann Sie sofort an eine Mitarbeiterin "
+    "oder einen Mitarbeiter weitergeben; Ihr Anliegen wird dann bevorzugt bearbeitet.",
+    (Button("Bevorzugt mit einem Menschen sprechen", "/request_human"), NO_THANKS),
+)
+# Intents whose own reply already says sorry and offers a human.
+SELF_ACKNOWLEDGING_INTENTS = ("complain", "request_human")
+# Values of the slot dissatisfaction_acknowledged.
+HUMAN_OFFERED = "human_offered"
+PRIORITY_OFFERED = "priority_offered"
+
+
+def latest_message(tracker: Tracker) -> Message:
+    """What the customer's latest message shows, read from the tracker only (no records)."""
+    parse = tracker.latest_message or {}
+    intent = (parse.get("intent") or {}).get("name")
+    sentiment = parse.get("sentiment") or {}
+    return Message(
+        intent=intent,
+        sentiment=sentiment.get("label") if isinstance(sentiment, dict) else None,
+        sentiment_confidence=float(sentiment.get("score") or 0.0) if isinstance(sentiment, dict) else 0.0,
+        # A form takes free text (a postcode, a reason), which the NLU often does not classify.
+        consecutive_fallbacks=0 if tracker.active_loop.get("name") else consecutive_fallbacks(tracker),
+        repeats_question=intent in QUESTION_INTENTS and intent in _earlier_intents(tracker),
+    )
+
+
+def _earlier_intents(tracker: Tracker) -> set[str]:
+    """Intents of the user messages before the latest one, in the current session."""
+    intents: list[str] = []
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            intents = []
+        elif event.get("event") == "user":
+            intents.append(((event.get("parse_data") or {}).get("intent") or {}).get("name"))
+    return set(intents[:-1])
+
+
+def acknowledgement(*, score: float, acknowledged: str | None, high_value: bool,
+                    intent: str | None) -> tuple[str | None, Reply | None]:
+    """The new acknowledgement state and what to say, if anything.
+
+    The frustration is acknowledged once; a high-value customer who becomes very dissatisfied is
+    offered a human with priority (once, even after a plain acknowledgement). The plain words are
+    left out where the reply to the message itself acknowledges and offers a human (a complaint, a
+    request for a human); the priority offer only where the handoff is already underway.
+    """
+    if high_value and score >= VERY_DISSATISFIED_AT and acknowledged != PRIORITY_OFFERED:
+        state, reply = PRIORITY_OFFERED, ACKNOWLEDGE_WITH_PRIORITY
+    elif acknowledged is None and score >= ACKNOWLEDGE_AT:
+        state, reply = HUMAN_OFFERED, ACKNOWLEDGE
+    else:
+        return acknowledged, None
+    if intent == "request_human" or (intent in SELF_ACKNOWLEDGING_INTENTS and reply is ACKNOWLEDGE):
+        return state, None
+    return state, reply
+
+
+class ActionUpdateDissatisfaction(Action):
+    """Scores the latest message, acknowledges the frustration once, and upserts the conversation's row."""
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return await self._update(dispatcher, tracker, get_settings())
+        except Exception:  # the score must never break the conversation
+            logger.exception("Updating the dissatisfaction score failed")
+            return []
+
+    async def _update(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      settings: Settings) -> list[dict[str, Any]]:
+        previous = float(tracker.get_slot("dissatisfaction") or 0.0)
+        events: list[dict[str, Any]] = []
+        mood = CustomerMood.from_slot(tracker.get_slot("customer_history"))
+        customer_id = verified_customer_id(tracker)
+        if mood is None and customer_id is not None:
+            # Once per conversation, on the first message after the verification.
+            mood = await _load_mood(settings, customer_id)
+            if mood is not None:
+                events.append(SlotSet("customer_history", mood.as_slot()))
+        message = latest_message(tracker)
+        result = assess(previous, message, mood.history if mood else None)
+        peak = max(float(tracker.get_slot("dissatisfaction_peak") or 0.0), result.score)
+        reasons = merge_reasons(tracker.get_slot("dissatisfaction_reasons") or [], result.reasons)
+        known = tracker.get_slot("dissatisfaction_acknowledged")
+        acknowledged, reply = acknowledgement(score=result.score, acknowledged=known,
+                                              high_value=bool(mood and mood.high_value), intent=message.intent)
+        if reply is not None:
+            send(dispatcher, reply)
+        updates = {"dissatisfaction": result.score, "dissatisfaction_peak": peak,
+                   "dissatisfaction_reasons": reasons, "dissatisfaction_acknowledged": acknowledged}
+        # Only what changed, so that calm turns add nothing to the conversation's history and write nothing;
+        # a calm conversation leaves no row behind.
+        events += [SlotSet(name, value) for name, value in updates.items() if _changed(tracker.get_slot(name), value)]
+        if events and (peak > 0 or reasons):
+            await self._record(settings, tracker, result.score, peak, reasons, acknowledged is not None)
+        return events
+
+    @staticmethod
+    async def _record(settings: Settings, tracker: Tracker, score: float, peak: float, reasons: list[str],
+                      acknowledged: bool) -> None:
+        moment = now()
+        customer_id = verified_customer_id(tracker)
+        try:
+            await in_records(settings, lambda s: record_insight(
+                s, conversation_id=tracker.sender_id, customer_id=customer_id, score=score, peak=peak,
+                reasons=reasons, acknowledged=acknowledged, now=moment))
+        except RecordsUnavailable:
+            pass  # already logged; the conversation goes on without the insight row
+
+
+def _changed(old: Any, new: Any) -> bool:
+    if isinstance(new, float):
+        return old is None or abs(float(old) - new) > 1e-9
+    return (old or None) != (new or None)
+
+
+async def _load_mood(settings: Settings, customer_id: int) -> CustomerMood | None:
+    """The verified customer's complaint history and value group (None if unreachable: tried again next time)."""
+    today = now().date()
+    try:
+        return await in_records(settings, lambda s: customer_mood(s, customer_id=customer_id, today=today))
+    except RecordsUnavailable:
+        return None

@@ -1,0 +1,126 @@
+"""`python -m bot.cli run` (what scripts/run.sh ends in): three services on the given ports, and Ctrl-C stops them all.
+
+The command runs for real on free local ports with a fresh, migrated and seeded SQLite database. Once
+the demo page, the Rasa server and the action server answer, one message goes through Rasa to the
+action server (so the --action-port really reaches Rasa), then SIGINT stops everything.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import MODEL_PATH
+from bot.records.database import transaction
+from bot.records.demo_data import seed_demo_customers
+from bot.records.migrations import upgrade_to_head
+from bot.settings import PROJECT_ROOT
+from tests.servers import STARTUP_TIMEOUT_S, free_port
+
+pytestmark = pytest.mark.e2e
+
+STOP_TIMEOUT_S = 60  # the command waits up to 15 s per service before it kills one
+# Only the services started here know this name (another assistant may run on the default ports).
+COMPANY = "Lauftest Telekom GmbH"
+
+
+def child_pids(parent: int) -> list[int]:
+    """Process ids whose parent is `parent` (from /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (name) state ppid ...": the name may contain spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent:
+            children.append(int(entry.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(url: str, command: subprocess.Popen, log: Path, *, contains: str | None = None) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if command.poll() is not None:
+            pytest.fail(f"bot.cli run exited early (code {command.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200 and (contains is None or contains in response.text):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c in a terminal", "sigint to the command"])
+def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, interrupt: str) -> None:
+    assert MODEL_PATH.exists(), f"no trained model at {MODEL_PATH}: run scripts/test.sh (it trains when needed)"
+    database_url = f"sqlite:///{tmp_path / 'records.db'}"
+    upgrade_to_head(database_url)
+    with transaction(database_url) as session:
+        seed_demo_customers(session, count=10, seed=3, today=date.today())
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    rasa_url, web_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}"
+    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1",
+           "COMPANY_NAME": COMPANY, "WEB_PORT": str(web_port), "RASA_URL": rasa_url, "RASA_PUBLIC_URL": rasa_url}
+    log = tmp_path / "run.log"
+    # Its own process group, as in a terminal, where Ctrl-C sends SIGINT to the whole foreground group.
+    command = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--rasa-port", str(rasa_port), "--action-port", str(action_port)],
+        cwd=PROJECT_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    children: list[int] = []
+    try:
+        wait_for(f"{web_url}/", command, log, contains=f'data-socket-url="{rasa_url}"')
+        assert COMPANY in httpx.get(f"{web_url}/").text
+        wait_for(f"{rasa_url}/status", command, log)
+        wait_for(f"http://127.0.0.1:{action_port}/health", command, log)
+        children = child_pids(command.pid)
+        assert len(children) == 3, f"expected action server, Rasa server and web app, found {children}"
+
+        # The conversation starts in the action server (the disclosure): Rasa must reach this one, on --action-port.
+        reply = httpx.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": "run-test", "message": "Hallo"},
+                           timeout=30).json()
+        assert f"Willkommen beim Kundenservice von {COMPANY}." in " ".join(m.get("text", "") for m in reply), reply
+
+        if interrupt == "ctrl-c in a terminal":
+            os.killpg(command.pid, signal.SIGINT)
+        else:
+            command.send_signal(signal.SIGINT)
+        exit_code = command.wait(timeout=STOP_TIMEOUT_S)
+        output = log.read_text()
+        assert exit_code == 0, output[-3000:]
+        assert "Stopped." in output
+        deadline = time.monotonic() + 5
+        while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in children if is_running(pid)] == []
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{rasa_url}/status", timeout=2)
+    finally:
+        if command.poll() is None:
+            os.killpg(command.pid, signal.SIGKILL)
+            command.wait(timeout=10)
+        for pid in children:
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
