@@ -17,10 +17,10 @@ from bot.evaluation.parsing import quiet_rasa_logging
 MINIMUM = {
     "cancel_contract recall": 0.83,  # measured 0.850
     "cancel_contract precision": 0.92,  # 0.944
-    "complain recall": 0.72,  # 0.745
-    "complain precision": 0.83,  # 0.854
-    "intent macro F1": 0.88,  # 0.907
-    "out-of-scope recall": 0.88,  # 0.900
+    "complain recall": 0.70,  # 0.723
+    "complain precision": 0.83,  # 0.850
+    "intent macro F1": 0.875,  # 0.895
+    "out-of-scope recall": 0.86,  # 0.883
 }
 # Measured 0.684 with the sentiment component of branch `sentiment` (736ad00) before it was merged;
 # raise it to 0.02 below the merged pipeline's number.
