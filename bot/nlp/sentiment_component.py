@@ -32,13 +32,7 @@ class SentimentAnalyzer(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        defaults = SentimentConfig()
-        return {
-            "training_data": "data/sentiment/train.tsv",
-            "c": defaults.c,
-            "hand_weight": defaults.hand_weight,
-            "min_confidence": dict(defaults.min_confidence),
-        }
+        return {"training_data": "data/sentiment/train.tsv", **SentimentConfig().as_dict()}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  model: SentimentModel | None = None) -> None:
