@@ -128,7 +128,7 @@ ausgezeichnet exzellent exzellenter wunderbar begeistert begeistern freuen freue
 lob loben empfehlen empfehle empfohlen kompetent kompetente fair faire kulant kulanz stabil zuverlässig
 einwandfrei unkompliziert schön schöne schöner cool nice geil lieben liebe mögen gefallen gefällt
 bestens beste besten besser erleichtert überzeugt überzeugen geklappt gelöst gerettet klappt läuft
-angenehm attraktiv günstig günstiger pünktlich schnell schnelle professionell hammer respekt weiter
+angenehm attraktiv günstig günstiger pünktlich schnell schnelle professionell hammer respekt
 great awesome excellent thanks
 """.split())
 NEGATIVE_WORDS = frozenset("""
@@ -155,6 +155,27 @@ POSITIVE_EMOJI = frozenset("😀😃😄😁😆😊🙂😉😍🥰😘👍👌
 NEGATIVE_EMOJI = frozenset("😠😡🤬😤😞😟😢😭😩😫🙄👎💩😒😕🙁☹😖😣😬🤮🤢❌")
 _POSITIVE_EMOTICON = re.compile(r"^(?:[:;=8xX][-'^o]?[)\]DPp*]+|<3|\^\^)$")
 _NEGATIVE_EMOTICON = re.compile(r"^[:;=8][-'^o]?[(\[/\\|]+$")
+
+# Phrases whose words are not polar on their own ("die Nase voll", "weiß Ihre Hilfe zu schätzen").
+_NEGATIVE_PHRASES = re.compile(
+    r"\b(?:schnauze|nase|kanne) (?:gestrichen )?voll|faxen dicke|(?:mir )?reicht(?:'s| es)\b|geht'?s noch|"
+    r"\bwie oft (?:soll|muss|noch)|was soll (?:das|der|die)\b|im stich|steine in den weg|das (?:aller)?letzte\b|"
+    r"\bich bin raus\b|\bbin ich weg\b|\bwie immer\b|\btypisch\b|unter aller|hinten und vorne|"
+    r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
+    r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
+    r"nichts (?:passiert|getan|tut sich)|das fass|ein witz|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur"
+)
+_POSITIVE_PHRASES = re.compile(
+    r"zu schätzen|große hilfe|weiter so|gut beraten|macht (?:richtig |echt )?spaß|im gegenteil|"
+    r"\b(?:hat|hats|hat's) (?:alles )?(?:gut |super |prima |wunderbar )?(?:geklappt|funktioniert)|"
+    r"\balles (?:gut|bestens|super|prima)\b|kann (?:mich )?nicht (?:meckern|beklagen)|\bpasst\b"
+)
+# The same trouble again: "schon wieder", "zum dritten Mal", "seit zwei Wochen".
+_PERSISTENCE = re.compile(
+    r"\b(?:schon wieder|immer noch|noch immer|immer wieder|wieder mal|schon zum|ständig|dauernd|jedes mal|"
+    r"zum (?:\w+ten|\d+\.) mal|\w+mal (?:angerufen|geschrieben|erklärt|gemeldet)|"
+    r"seit (?:\d+|zwei|drei|vier|fünf|sechs|mehreren|vielen|etlichen) (?:tagen|wochen|monaten|stunden))\b"
+)
 
 _SARCASM = [
     re.compile(p) for p in (
@@ -266,10 +287,11 @@ class HandFeatures:
     questions: float
     positive_emoji: float
     negative_emoji: float
+    persistence: float
 
     def vector(self) -> list[float]:
         return [self.positive, self.negative, self.sarcasm, self.caps, self.exclamations, self.questions,
-                self.positive_emoji, self.negative_emoji]
+                self.positive_emoji, self.negative_emoji, self.persistence]
 
 
 def lexicon_scores(tokens: Sequence[str], lemmatizer: Lemmatizer) -> tuple[float, float]:
@@ -326,6 +348,8 @@ def lexicon_scores(tokens: Sequence[str], lemmatizer: Lemmatizer) -> tuple[float
 def hand_features(text: str, tokens: Sequence[str], lemmatizer: Lemmatizer) -> HandFeatures:
     folded = fold(text)
     positive, negative = lexicon_scores(tokens, lemmatizer)
+    positive += len(_POSITIVE_PHRASES.findall(folded))
+    negative += len(_NEGATIVE_PHRASES.findall(folded))
     sarcasm = any(p.search(folded) for p in _SARCASM)
     if sarcasm:  # the praise in "Na super, schon wieder kein Netz" is the complaint
         positive, negative = 0.0, negative + positive
@@ -342,6 +366,7 @@ def hand_features(text: str, tokens: Sequence[str], lemmatizer: Lemmatizer) -> H
         questions=float(bool(re.search(r"\?\s*[?!]|!\s*\?", text))),
         positive_emoji=math.log1p(positive_emoji),
         negative_emoji=math.log1p(negative_emoji),
+        persistence=math.log1p(len(_PERSISTENCE.findall(folded))),
     )
 
 
@@ -364,7 +389,7 @@ class SentimentConfig:
     """
 
     c: float = 4.0
-    hand_weight: float = 1.0
+    hand_weight: float = 0.5
     min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.4, POSITIVE: 0.4})
     other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.8, POSITIVE: 1.0})
     chat_max_words: int = 30
