@@ -15,6 +15,7 @@ from bot.nlp.sentiment import (
     SentimentConfig,
     SentimentDataError,
     SentimentModel,
+    cross_validate,
     evaluate,
     judgeable,
     latency_ms,
@@ -210,3 +211,12 @@ def test_broken_training_files_are_reported(tmp_path: Path, content: str, messag
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SentimentDataError, match=message.replace("(", r"\(")):
         read_examples(path)
+
+
+def test_unseen_own_examples_are_mostly_right(lemmatizer: Lemmatizer) -> None:
+    """5-fold cross-validation: every message is judged by a model that never saw it."""
+    examples = read_examples(TRAINING_FILE)
+    result = cross_validate(examples, lemmatizer=lemmatizer)
+    assert result.count == len(examples)
+    assert result.f1[NEGATIVE] >= 0.88, result.summary()
+    assert result.accuracy >= 0.88, result.summary()

@@ -594,17 +594,37 @@ class Evaluation:
 
 def evaluate(model: SentimentModel, examples: Sequence[Example]) -> Evaluation:
     predicted = [s.label for s in model.predict_many([e.text for e in examples])]
-    confusion = {gold: dict.fromkeys(LABELS, 0) for gold in LABELS}
-    for example, label in zip(examples, predicted, strict=True):
-        confusion[example.label][label] += 1
+    return _compare([e.label for e in examples], predicted)
+
+
+def cross_validate(examples: Sequence[Example], *, folds: int = 5, config: SentimentConfig | None = None,
+                   lemmatizer: Lemmatizer | None = None) -> Evaluation:
+    """Stratified k-fold estimate on the project's own examples (each predicted by a model not trained on it)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    lemmatizer = lemmatizer or Lemmatizer.from_spacy_lookups()
+    predicted = [""] * len(examples)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_rows, test_rows in splitter.split(list(examples), [e.label for e in examples]):
+        model = SentimentModel(config, lemmatizer).fit([examples[i] for i in train_rows])
+        labels = model.predict_many([examples[i].text for i in test_rows])
+        for row, sentiment in zip(test_rows, labels, strict=True):
+            predicted[row] = sentiment.label
+    return _compare([e.label for e in examples], predicted)
+
+
+def _compare(gold: Sequence[str], predicted: Sequence[str]) -> Evaluation:
+    confusion = {label: dict.fromkeys(LABELS, 0) for label in LABELS}
+    for expected, label in zip(gold, predicted, strict=True):
+        confusion[expected][label] += 1
     f1: dict[str, float] = {}
     for label in LABELS:
         true_positive = confusion[label][label]
         gold_total = sum(confusion[label].values())
-        predicted_total = sum(confusion[gold][label] for gold in LABELS)
+        predicted_total = sum(confusion[other][label] for other in LABELS)
         f1[label] = 2 * true_positive / (gold_total + predicted_total) if true_positive else 0.0
     correct = sum(confusion[label][label] for label in LABELS)
-    return Evaluation(len(examples), correct / len(examples) if examples else 0.0, f1, confusion)
+    return Evaluation(len(gold), correct / len(gold) if gold else 0.0, f1, confusion)
 
 
 def read_labelled(path: Path) -> list[Example]:
@@ -637,21 +657,54 @@ def latency_ms(model: SentimentModel, texts: Sequence[str]) -> float:
     return statistics.median(timings)
 
 
+def pipeline_latency_ms(model_path: Path, texts: Sequence[str]) -> tuple[float, list[str]]:
+    """Median time of one whole NLU parse by the trained Rasa model, and the sentiment labels it gave."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path))
+
+    async def parse_all() -> tuple[list[float], list[str]]:
+        timings, labels = [], []
+        for text in texts:
+            started = time.perf_counter()
+            result = await agent.parse_message(text)
+            timings.append((time.perf_counter() - started) * 1000)
+            labels.append(result.get("sentiment", NO_SENTIMENT.as_dict())["label"])
+        return timings, labels
+
+    timings, labels = asyncio.run(parse_all())
+    return statistics.median(timings), labels
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m bot.nlp.sentiment FILE...`: train on the project's examples, measure on each FILE."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m bot.nlp.sentiment", description=main.__doc__)
-    parser.add_argument("files", nargs="+", type=Path, help="tab-separated: text and label (or sentiment)")
+    parser.add_argument("files", nargs="*", type=Path, help="tab-separated: text and label (or sentiment)")
+    parser.add_argument("--cross-validate", action="store_true", help="5-fold estimate on the training file")
     parser.add_argument("--train", type=Path, default=Path("data/sentiment/train.tsv"))
+    parser.add_argument("--rasa-model", type=Path, help="also time the whole NLU pipeline of this trained model")
     arguments = parser.parse_args(argv)
+    if arguments.cross_validate:
+        result = cross_validate(read_examples(arguments.train))
+        print(f"5-fold cross-validation on {arguments.train}: {result.summary()}")
+        print(f"  confusion (gold -> predicted): {result.confusion}")
     model = train_model(arguments.train)
     for path in arguments.files:
         examples = read_labelled(path)
         result = evaluate(model, examples)
         print(f"{path}: {result.summary()}")
         print(f"  confusion (gold -> predicted): {result.confusion}")
-        print(f"  latency per message (p50): {latency_ms(model, [e.text for e in examples[:500]]):.2f} ms")
+        sample = [e.text for e in examples[:500]]
+        print(f"  sentiment model latency per message (p50): {latency_ms(model, sample):.2f} ms")
+        if arguments.rasa_model:
+            median, labels = pipeline_latency_ms(arguments.rasa_model, sample[:300])
+            agree = sum(a == s.label for a, s in zip(labels, model.predict_many(sample[:300]), strict=True))
+            print(f"  whole NLU pipeline latency per message (p50): {median:.2f} ms;"
+                  f" labels equal to this run's model: {agree}/{len(labels)}")
     return 0
 
 
