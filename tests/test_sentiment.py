@@ -65,8 +65,9 @@ def model(lemmatizer: Lemmatizer) -> SentimentModel:
         ("Der Techniker war da und alles läuft 👍😊", POSITIVE),
         ("Wieder kein Empfang im Büro 😡", NEGATIVE),
         ("Jetzt klappt es wieder :-)", POSITIVE),
-        # praise
+        # praise, also with a "wieder" that is not sarcastic
         ("Vielen Dank, Sie haben mir sehr geholfen", POSITIVE),
+        ("Klasse, das Internet läuft wieder", POSITIVE),
         ("Die Mitarbeiterin an der Hotline war wirklich freundlich", POSITIVE),
         # plain service requests
         ("Wann kommt eigentlich meine nächste Rechnung?", NEUTRAL),

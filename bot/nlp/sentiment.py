@@ -163,7 +163,8 @@ _NEGATIVE_PHRASES = re.compile(
     r"\bich bin raus\b|\bbin ich weg\b|\bwie immer\b|\btypisch\b|unter aller|hinten und vorne|"
     r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
-    r"nichts (?:passiert|getan|tut sich)|das fass|ein witz|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur"
+    r"nichts (?:passiert|getan|tut sich)|das fass|ein witz|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
+    r"schlechter geht'?s nicht"
 )
 _POSITIVE_PHRASES = re.compile(
     r"zu schätzen|große hilfe|weiter so|gut beraten|macht (?:richtig |echt )?spaß|im gegenteil|"
@@ -177,17 +178,19 @@ _PERSISTENCE = re.compile(
     r"seit (?:\d+|zwei|drei|vier|fünf|sechs|mehreren|vielen|etlichen) (?:tagen|wochen|monaten|stunden))\b"
 )
 
+_PRAISE = r"(?:super|toll|klasse|prima|großartig|bravo|spitze|wunderbar|herrlich|genial|perfekt)"
+# The trouble that turns praise into sarcasm; not a bare "wieder" ("Klasse, das Internet läuft wieder").
+_TROUBLE = (r"(?:schon wieder|wieder (?:mal|kein\w*|nicht\w*|nix|eine?n?|weg|aus\w*|abgebucht|falsch)|"
+            r"immer noch|auch noch|noch eine?n?\b|nie\b|erst in|gar nichts|nicht mehr)")
 _SARCASM = [
     re.compile(p) for p in (
         r"\bna (?:super|toll|klasse|prima|bravo|großartig|herrlich|wunderbar|spitze|bestens)\b",
-        r"\bdanke? (?:für|fuer) (?:gar |rein gar )?nichts\b",
-        r"^\W*(?:na )?(?:super|toll|klasse|prima|großartig|bravo|spitze|wunderbar|herrlich)\W+"
-        r"(?:jetzt|nun|und jetzt|wieder|schon wieder|auch noch|noch ein)\b",
+        r"\bdanke? (?:auch )?(?:für|fuer) (?:gar |rein gar )?(?:nichts|nix)\b",
+        rf"^\W*{_PRAISE}\W+(?:jetzt|nun|und jetzt)\b[^.!?]{{0,40}}\b{_TROUBLE}",
         r"\b(?:kein|keine|keinen|nicht|nie|niemand|schon wieder|wieder)\b[^!?]{0,80}"
-        r"\b(?:super|toll|klasse|prima|großartig|bravo|spitzen?) ?(?:service|leistung|gemacht|arbeit|job)\b",
+        rf"\b{_PRAISE} ?(?:service|leistung|gemacht|arbeit|job)\b",
         r"\b(?:vielen|herzlichen|besten) dank auch\b",
-        r"\b(?:super|toll|klasse|prima|großartig|wunderbar|bravo|spitze|genial|perfekt)\b[^.!?]{0,40}"
-        r"\b(?:schon wieder|wieder|immer noch|noch eine?n?|nie|erst in)\b",
+        rf"\b{_PRAISE}\b[^.!?]{{0,40}}\b{_TROUBLE}",
         r"\bsehr witzig\b",
         r"\bläuft ja\b",
         r"…\s*nicht\W*$",
