@@ -1,7 +1,7 @@
 """The Rasa NLU component that adds a `sentiment` object to every parse result.
 
 A thin wrapper around `bot.nlp.sentiment`: it trains the model on the project's labelled examples
-(`training_data` in config.yml, a `text<TAB>label` file), keeps it in Rasa's model storage and sets
+(`training_data` in config.yml, a `text<TAB>label` file relative to the project root), keeps it in Rasa's model storage and sets
 `{"label": "negative" | "neutral" | "positive", "score": 0..1}` on each message, so it shows up in
 `/model/parse` and in the tracker's `latest_message`.
 """
@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlp.sentiment import SentimentConfig, SentimentModel, train_model
+from bot.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class SentimentAnalyzer(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on the sentiment examples (Rasa's intent examples are not used)."""
         path = Path(self._config["training_data"])
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path  # config.yml paths are relative to the project, wherever Rasa runs
         self._model = train_model(path, SentimentConfig.from_dict(self._config))
         with self._model_storage.write_to(self._resource) as directory:
             self._model.save(directory)
