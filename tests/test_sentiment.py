@@ -1,0 +1,223 @@
+"""The sentiment model without Rasa: German chat language, persistence, odd input, the data file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlp.sentiment import (
+    LABELS,
+    NEGATIVE,
+    NEUTRAL,
+    NO_SENTIMENT,
+    POSITIVE,
+    Lemmatizer,
+    SentimentConfig,
+    SentimentDataError,
+    SentimentModel,
+    cross_validate,
+    evaluate,
+    judgeable,
+    latency_ms,
+    lexicon_scores,
+    read_examples,
+    read_labelled,
+    reads_like_chat,
+    tokenize,
+    train_model,
+    word_features,
+)
+from bot.settings import PROJECT_ROOT
+
+TRAINING_FILE = PROJECT_ROOT / "data" / "sentiment" / "train.tsv"
+
+
+@pytest.fixture(scope="module")
+def lemmatizer() -> Lemmatizer:
+    return Lemmatizer.from_spacy_lookups()
+
+
+@pytest.fixture(scope="module")
+def model(lemmatizer: Lemmatizer) -> SentimentModel:
+    return train_model(TRAINING_FILE, lemmatizer=lemmatizer)
+
+
+# Phrasings that are not in the training file, so the model has to generalise to them.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # negation
+        ("Der Service war kein guter Service", NEGATIVE),
+        ("Mit dem Router bin ich nicht zufrieden", NEGATIVE),
+        ("Die neue Rechnung gefällt mir gar nicht", NEGATIVE),
+        # sarcasm
+        ("Na super, schon wieder kein WLAN", NEGATIVE),
+        ("Na toll, schon wieder eine Preiserhöhung", NEGATIVE),
+        ("Danke für nichts, echt", NEGATIVE),
+        # ALL CAPS, repeated punctuation, intensifiers
+        ("DAS IST JA WOHL DIE HÖHE!!!", NEGATIVE),
+        ("Warum wurde schon wieder doppelt abgebucht???", NEGATIVE),
+        ("Ich bin total genervt von der Hotline", NEGATIVE),
+        # typos
+        ("bin voll entäuscht von eurem kundenservis", NEGATIVE),
+        ("danke für die schnelle hilfee, super nett", POSITIVE),
+        # emojis and emoticons
+        ("Der Techniker war da und alles läuft 👍😊", POSITIVE),
+        ("Wieder kein Empfang im Büro 😡", NEGATIVE),
+        ("Jetzt klappt es wieder :-)", POSITIVE),
+        # praise, also with a "wieder" that is not sarcastic
+        ("Vielen Dank, Sie haben mir sehr geholfen", POSITIVE),
+        ("Klasse, das Internet läuft wieder", POSITIVE),
+        ("Die Mitarbeiterin an der Hotline war wirklich freundlich", POSITIVE),
+        # plain service requests
+        ("Wann kommt eigentlich meine nächste Rechnung?", NEUTRAL),
+        ("Ich möchte in einen anderen Tarif wechseln", NEUTRAL),
+        ("Bis wann kann ich meinen Stromvertrag kündigen?", NEUTRAL),
+        ("Können Sie mir meine Vertragsnummer sagen?", NEUTRAL),
+        ("Mein Geburtsdatum ist der 12.04.1985", NEUTRAL),
+    ],
+)
+def test_clear_cases(model: SentimentModel, text: str, expected: str) -> None:
+    result = model.predict(text)
+    assert result.label == expected, (text, model.probabilities([text])[0])
+    assert 0.0 <= result.score <= 1.0
+
+
+@pytest.mark.parametrize("text", ["nicht schlecht", "Das Angebot ist gar nicht so schlecht", "Nicht übel!"])
+def test_negated_criticism_is_not_negative(model: SentimentModel, text: str) -> None:
+    assert model.predict(text).label != NEGATIVE
+
+
+def test_negation_scope_ends_at_the_clause(lemmatizer: Lemmatizer) -> None:
+    assert word_features(tokenize("nicht schlecht"), lemmatizer) == ["nicht", "NEG_schlecht"]
+    features = word_features(tokenize("Das ist nicht gut, aber billig"), lemmatizer)
+    assert features[-2:] == ["NEG_gut", lemmatizer.lemma("billig")]  # "aber" ends the scope
+    # a clause-final "nicht" reaches back over its clause
+    assert word_features(tokenize("Das gefällt mir nicht"), lemmatizer) == [
+        *("NEG_" + lemmatizer.lemma(word) for word in ("Das", "gefällt", "mir")), "nicht"]
+
+
+def test_lexicon_weighs_intensifiers_and_flips_negation(lemmatizer: Lemmatizer) -> None:
+    _, plain = lexicon_scores(tokenize("Der Service ist schlecht"), lemmatizer)
+    _, intensified = lexicon_scores(tokenize("Der Service ist sehr schlecht"), lemmatizer)
+    assert intensified > plain > 0
+    positive, negative = lexicon_scores(tokenize("kein guter Service"), lemmatizer)
+    assert negative > 0 and positive == 0
+    # the negator is the subject here, the problem is still a problem
+    positive, negative = lexicon_scores(tokenize("Keiner kümmert sich um mein Problem"), lemmatizer)
+    assert negative > 0 and positive == 0
+
+
+def test_caps_and_shouting_raise_the_negative_confidence(model: SentimentModel) -> None:
+    calm = model.probabilities(["Das ist eine Frechheit"])[0][NEGATIVE]
+    shouted = model.probabilities(["DAS IST EINE FRECHHEIT!!!"])[0][NEGATIVE]
+    assert shouted > calm
+
+
+@pytest.mark.parametrize("text", ["", "   ", "/affirm", "/cancel_now", '/inform{"customer_id": "K100001"}',
+                                  "/choose_reason{\"cancellation_reason\":\"price\"}"])
+def test_empty_text_and_button_payloads_are_neutral(model: SentimentModel, text: str) -> None:
+    assert not judgeable(text)
+    assert model.predict(text) == NO_SENTIMENT
+    assert NO_SENTIMENT.as_dict() == {"label": NEUTRAL, "score": 1.0}
+
+
+@pytest.mark.parametrize("text", ["???", "!!!", "12345", "😡", "/ das ist ein Schrägstrich, kein Button", "a"])
+def test_odd_input_gets_a_label_without_errors(model: SentimentModel, text: str) -> None:
+    assert model.predict(text).label in LABELS
+
+
+def test_batch_and_single_predictions_agree(model: SentimentModel) -> None:
+    texts = ["", "Na super, schon wieder kein Netz", "/affirm", "Danke, perfekt!", "Wann endet mein Vertrag?"]
+    assert model.predict_many(texts) == [model.predict(text) for text in texts]
+
+
+def test_fast_probabilities_equal_scikit_learn(model: SentimentModel) -> None:
+    texts = [e.text for e in read_examples(TRAINING_FILE)[::7]] + ["völlig unbekannte wörter xyz", "😡😡"]
+    fast, reference = model.probabilities(texts), model.probabilities_reference(texts)
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_persist_and_load_round_trip(model: SentimentModel, tmp_path: Path) -> None:
+    model.save(tmp_path / "sentiment")
+    loaded = SentimentModel.load(tmp_path / "sentiment")
+    texts = ["Das war die schlechteste Beratung überhaupt", "Top, danke!", "Ich ziehe nach Köln"]
+    assert loaded.probabilities(texts) == model.probabilities(texts)
+    # the stored lemma table is pruned, but still knows the forms of the words the model uses
+    assert loaded.lemmatizer is not None and loaded.lemmatizer.lemma("schlechteste") == "schlecht"
+    assert len(loaded.lemmatizer.table) < 50_000
+
+
+def test_untrained_model_says_so() -> None:
+    with pytest.raises(RuntimeError, match="not been trained"):
+        SentimentModel().predict("Hallo")
+
+
+def test_decision_rule_is_stricter_for_text_that_is_not_a_chat_message(model: SentimentModel) -> None:
+    probabilities = {NEGATIVE: 0.7, NEUTRAL: 0.2, POSITIVE: 0.1}
+    assert model.decide(probabilities, "Das ist schlecht").label == NEGATIVE
+    news = "RT @verkehr: Die Bahn ist schlecht https://t.co/xyz"
+    assert not reads_like_chat(news, max_words=30)
+    assert model.decide(probabilities, news).label == NEUTRAL
+    config = SentimentConfig.from_dict({"min_confidence": {"negative": 0.75}})
+    assert config.min_confidence == {NEGATIVE: 0.75, POSITIVE: SentimentConfig().min_confidence[POSITIVE]}
+    with pytest.raises(ValueError, match="neutral"):
+        SentimentConfig.from_dict({"min_confidence": {"neutral": 0.5}})
+
+
+def test_single_message_is_fast(model: SentimentModel) -> None:
+    texts = [e.text for e in read_examples(TRAINING_FILE)[:200]]
+    assert latency_ms(model, texts) < 5.0  # typically well under 1 ms
+
+
+def test_training_file_is_large_varied_and_balanced() -> None:
+    examples = read_examples(TRAINING_FILE)
+    assert len(examples) >= 600
+    counts = {label: sum(1 for e in examples if e.label == label) for label in LABELS}
+    assert min(counts.values()) >= 150, counts
+    assert counts[NEUTRAL] == max(counts.values()), "service requests should be the largest group"
+    assert len({e.text.casefold() for e in examples}) == len(examples), "duplicate texts"
+    # no template: at most 1 % of the texts share their first three words
+    openings: dict[str, int] = {}
+    for e in examples:
+        opening = " ".join(e.text.casefold().split()[:3])
+        openings[opening] = openings.get(opening, 0) + 1
+    assert max(openings.values()) <= len(examples) // 100, max(openings.items(), key=lambda item: item[1])
+
+
+def test_evaluation_counts_per_class(model: SentimentModel, tmp_path: Path) -> None:
+    path = tmp_path / "check.tsv"
+    path.write_text('id\tsentiment\ttext\n1\tnegative\tDas ist eine "Frechheit"!!!\n'
+                    "2\tneutral\tWann endet mein Vertrag?\n3\tpositive\tSuper, vielen Dank!\n", encoding="utf-8")
+    examples = read_labelled(path)
+    assert examples[0].text == 'Das ist eine "Frechheit"!!!'
+    result = evaluate(model, examples)
+    assert result.count == 3
+    assert sum(sum(row.values()) for row in result.confusion.values()) == 3
+    assert result.accuracy == sum(result.confusion[label][label] for label in LABELS) / 3
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("text\tlabel\nSuper\tgreat\n", "unknown label 'great'"),
+        ("text\tlabel\nohne Tab\n", ":2: expected 'text<TAB>label'"),
+        ("satz\tklasse\nSuper\tpositive\n", "first line"),
+        ("text\tlabel\nSuper\tpositive\n", "every label"),
+    ],
+)
+def test_broken_training_files_are_reported(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "train.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SentimentDataError, match=message.replace("(", r"\(")):
+        read_examples(path)
+
+
+def test_unseen_own_examples_are_mostly_right(lemmatizer: Lemmatizer) -> None:
+    """5-fold cross-validation: every message is judged by a model that never saw it."""
+    examples = read_examples(TRAINING_FILE)
+    result = cross_validate(examples, lemmatizer=lemmatizer)
+    assert result.count == len(examples)
+    assert result.f1[NEGATIVE] >= 0.88, result.summary()
+    assert result.accuracy >= 0.88, result.summary()
