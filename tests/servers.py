@@ -9,15 +9,28 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 from bot.cli import MODEL_PATH
 from bot.rasa_endpoints import write_endpoints
+from bot.records.database import transaction
+from bot.records.demo_data import seed_demo_customers
+from bot.records.migrations import upgrade_to_head
 from bot.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT_S = 240
+
+
+def seeded_records(workdir: Path, *, customers: int = 30, seed: int = 7) -> str:
+    """A fresh, migrated SQLite records database in `workdir` with demo customers (the personas first)."""
+    url = f"sqlite:///{workdir / 'records.db'}"
+    upgrade_to_head(url)
+    with transaction(url) as session:
+        seed_demo_customers(session, count=customers, seed=seed, today=date.today())
+    return url
 
 
 def free_port() -> int:

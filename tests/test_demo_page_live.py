@@ -22,8 +22,6 @@ from sqlalchemy import select
 
 from bot.assistant.service_answers import current_monthly_price
 from bot.records.database import transaction
-from bot.records.demo_data import seed_demo_customers
-from bot.records.migrations import upgrade_to_head
 from bot.records.models import (
     Cancellation,
     Contract,
@@ -36,7 +34,7 @@ from bot.records.models import (
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import euro, german_date
 from tests.browser import block_external_requests, launch_chromium, require_bundle
-from tests.servers import RunningAssistant, running_assistant
+from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -49,10 +47,7 @@ BOT_MESSAGES = ".rw-from-response .rw-response"  # not the typing indicator ("â€
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
     workdir: Path = tmp_path_factory.mktemp("live-assistant")
-    url = f"sqlite:///{workdir / 'records.db'}"
-    upgrade_to_head(url)
-    with transaction(url) as session:
-        seed_demo_customers(session, count=30, seed=7, today=date.today())
+    url = seeded_records(workdir)
     with running_assistant(url, workdir) as running:
         yield running
 

@@ -17,7 +17,6 @@ import socketio
 from sqlalchemy import select
 
 from bot.records.database import transaction
-from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
 from bot.records.models import (
     Cancellation,
@@ -30,7 +29,7 @@ from bot.records.models import (
 )
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import german_date
-from tests.servers import RunningAssistant, running_assistant
+from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 pytestmark = pytest.mark.e2e
 
@@ -38,10 +37,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
     workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = f"sqlite:///{workdir / 'records.db'}"
-    upgrade_to_head(url)
-    with transaction(url) as session:
-        seed_demo_customers(session, count=30, seed=7, today=date.today())
+    url = seeded_records(workdir)
     with running_assistant(url, workdir, web_app=False) as running:
         yield running
 

@@ -7,7 +7,6 @@ the records.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -17,10 +16,8 @@ from sqlalchemy import select
 from actions.dissatisfaction import ACKNOWLEDGE, ACKNOWLEDGE_WITH_PRIORITY
 from bot.assistant.dissatisfaction import VERY_DISSATISFIED_AT
 from bot.records.database import transaction
-from bot.records.demo_data import seed_demo_customers
-from bot.records.migrations import upgrade_to_head
 from bot.records.models import ConversationInsight, Customer, HandoffRequest
-from tests.servers import RunningAssistant, running_assistant
+from tests.servers import RunningAssistant, running_assistant, seeded_records
 from tests.test_e2e_conversation import Chat
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +26,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
     workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = f"sqlite:///{workdir / 'records.db'}"
-    upgrade_to_head(url)
-    with transaction(url) as session:
-        seed_demo_customers(session, count=30, seed=7, today=date.today())
+    url = seeded_records(workdir)
     with running_assistant(url, workdir, web_app=False) as running:
         yield running
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -17,11 +16,8 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.cli import MODEL_PATH
 from bot.nlp.sentiment import LABELS, NEGATIVE, NEUTRAL, POSITIVE, train_model
 from bot.nlp.sentiment_component import SENTIMENT, SentimentAnalyzer
-from bot.records.database import transaction
-from bot.records.demo_data import seed_demo_customers
-from bot.records.migrations import upgrade_to_head
 from bot.settings import PROJECT_ROOT
-from tests.servers import RunningAssistant, running_assistant
+from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +65,7 @@ def test_component_handles_empty_text_and_payloads() -> None:
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
     workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = f"sqlite:///{workdir / 'records.db'}"
-    upgrade_to_head(url)
-    with transaction(url) as session:
-        seed_demo_customers(session, count=5, seed=7, today=date.today())
+    url = seeded_records(workdir, customers=5)
     with running_assistant(url, workdir, web_app=False) as running:
         yield running
 
