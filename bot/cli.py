@@ -4,7 +4,7 @@
     python -m bot.cli run              start action server, Rasa server and web app; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        measure latency and throughput of the running assistant
-    python -m bot.cli evaluate         measure the trained NLU on the held-out set (and GermEval if present)
+    python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
 """
 from __future__ import annotations
 
@@ -179,11 +179,12 @@ def import_csv(settings: Settings, path: Path) -> int:
     return 0
 
 
-HELDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_heldout" / "messages.tsv"
+HELDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_heldout" / "messages.tsv"  # the dev set: used for error analysis
+TEST_SET_PATH = PROJECT_ROOT / "tests" / "nlu_test" / "messages.tsv"  # never used for tuning
 
 
-def evaluate(settings: Settings, *, model: Path, heldout: Path, markdown: Path, json_path: Path) -> int:
-    """Parse the held-out set in-process, print the report and write it to docs/ and results/."""
+def evaluate(settings: Settings, *, model: Path, test: Path, dev: Path, markdown: Path, json_path: Path) -> int:
+    """Parse the test and dev sets in-process, print the report and write it to docs/ and results/."""
     import asyncio
 
     from bot.evaluation import DatasetError, render_markdown, run_evaluation, write_report
@@ -191,7 +192,7 @@ def evaluate(settings: Settings, *, model: Path, heldout: Path, markdown: Path, 
 
     quiet_rasa_logging()
     try:
-        report = asyncio.run(run_evaluation(model_path=model, heldout_path=heldout,
+        report = asyncio.run(run_evaluation(model_path=model, test_path=test, dev_path=dev,
                                             germeval_path=settings.germeval_dev_path,
                                             command="python -m bot.cli evaluate"))
     except (DatasetError, FileNotFoundError) as error:
@@ -224,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--users", type=int, nargs="+", default=[1, 20])
     bench.add_argument("--conversations", type=int, default=40, help="conversations per run")
     bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md")
-    evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the held-out test set")
+    evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
-    evaluate_parser.add_argument("--heldout", type=Path, default=HELDOUT_PATH)
+    evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
+    evaluate_parser.add_argument("--dev", "--heldout", dest="dev", type=Path, default=HELDOUT_PATH,
+                                 help="the held-out set used for error analysis")
     evaluate_parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "nlu_evaluation.md")
     evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
     args = parser.parse_args(argv)
@@ -250,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_benchmark(url=args.url or settings.rasa_url, users=args.users,
                              conversations=args.conversations, output=args.output)
     elif args.command == "evaluate":
-        return evaluate(settings, model=args.model, heldout=args.heldout, markdown=args.output, json_path=args.json)
+        return evaluate(settings, model=args.model, test=args.test, dev=args.dev, markdown=args.output,
+                        json_path=args.json)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The held-out NLU test set: well-formed, covering the domain, and never part of the training data."""
+"""The NLU dev and test sets: well-formed, covering the domain, and never part of the training data."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import HELDOUT_PATH
+from bot.cli import HELDOUT_PATH, TEST_SET_PATH
 from bot.evaluation.datasets import DatasetError, load_germeval, load_labelled_messages
 from bot.settings import PROJECT_ROOT
 
@@ -28,20 +28,41 @@ def _training_texts() -> set[str]:
     return texts
 
 
-def test_heldout_set_covers_every_intent_with_the_required_emphasis() -> None:
+def _domain_intents() -> set[str]:
+    return set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
+
+
+def test_dev_set_covers_every_intent_with_the_required_emphasis() -> None:
     messages = load_labelled_messages(HELDOUT_PATH)
-    domain_intents = set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
     counts = Counter(m.intent for m in messages)
-    assert set(counts) == domain_intents
+    assert set(counts) == _domain_intents()
     assert len(messages) >= 340
     assert counts["cancel_contract"] >= 50 and counts["complain"] >= 40 and counts["out_of_scope"] >= 50
     assert len({m.text.lower() for m in messages}) == len(messages), "duplicate messages"
 
 
-def test_no_heldout_message_is_in_the_training_data() -> None:
+def test_test_set_covers_every_intent_and_both_sentiment_extremes() -> None:
+    messages = load_labelled_messages(TEST_SET_PATH)
+    counts = Counter(m.intent for m in messages)
+    assert set(counts) == _domain_intents()
+    assert len(messages) >= 320 and min(counts.values()) >= 8
+    assert counts["cancel_contract"] >= 60 and counts["complain"] >= 40 and counts["out_of_scope"] >= 50
+    sentiments = Counter(m.sentiment for m in messages)
+    assert sentiments["negative"] >= 80 and sentiments["positive"] >= 25
+    assert len({m.text.lower() for m in messages}) == len(messages), "duplicate messages"
+
+
+@pytest.mark.parametrize("path", [HELDOUT_PATH, TEST_SET_PATH], ids=["dev", "test"])
+def test_no_evaluation_message_is_in_the_training_data(path: Path) -> None:
     training = _training_texts()
-    leaked = [m.text for m in load_labelled_messages(HELDOUT_PATH) if _normalised(m.text) in training]
-    assert leaked == [], f"held-out messages found in data/nlu (remove them from the training data): {leaked}"
+    leaked = [m.text for m in load_labelled_messages(path) if _normalised(m.text) in training]
+    assert leaked == [], f"{path.parent.name} messages found in data/nlu (remove them from the training data): {leaked}"
+
+
+def test_the_test_set_shares_no_message_with_the_dev_set() -> None:
+    dev = {_normalised(m.text) for m in load_labelled_messages(HELDOUT_PATH)}
+    shared = [m.text for m in load_labelled_messages(TEST_SET_PATH) if _normalised(m.text) in dev]
+    assert shared == []
 
 
 def test_texts_with_quotes_are_read_as_they_are(tmp_path: Path) -> None:

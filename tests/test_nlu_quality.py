@@ -1,20 +1,26 @@
-"""NLU regression test: the trained model on the held-out set must not fall below today's quality.
+"""NLU regression test: the trained model on the dev and test sets must not fall below today's quality.
 
 The thresholds sit a little (about 0.02) below the numbers measured when they were set (see
 docs/nlu_evaluation.md); raise them when the NLU gets better. The model is loaded once for the module.
+A failure on the dev set lists its misclassified messages (the dev set is for error analysis); a failure
+on the test set gives only the scores, so that nobody tunes on its messages.
 Latency is measured and documented by `python -m bot.cli evaluate`, not asserted here.
 """
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.cli import HELDOUT_PATH, MODEL_PATH
+from bot.cli import HELDOUT_PATH, MODEL_PATH, TEST_SET_PATH
 from bot.evaluation import HeldOutResult, evaluate_heldout, load_agent, load_labelled_messages
 from bot.evaluation.parsing import quiet_rasa_logging
 
-MINIMUM = {
+if TYPE_CHECKING:
+    from rasa.core.agent import Agent
+
+MINIMUM_DEV = {
     "cancel_contract recall": 0.83,  # measured 0.850
     "cancel_contract precision": 0.92,  # 0.944
     "complain recall": 0.70,  # 0.723
@@ -22,20 +28,37 @@ MINIMUM = {
     "intent macro F1": 0.875,  # 0.895
     "out-of-scope recall": 0.86,  # 0.883
 }
-MINIMUM_SENTIMENT_NEGATIVE_F1 = 0.67  # measured 0.691 with the sentiment component merged from main
+MINIMUM_TEST = {  # set when the test set was written (before the NLU improvements of that round)
+    "cancel_contract recall": 0.73,  # measured 0.750
+    "cancel_contract precision": 0.92,  # 0.944
+    "complain recall": 0.77,  # 0.792
+    "complain precision": 0.82,  # 0.844
+    "intent macro F1": 0.81,  # 0.838
+    "out-of-scope recall": 0.84,  # 0.860
+}
+MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.67, "test": 0.68}  # measured 0.691 and 0.708
 
 
 @pytest.fixture(scope="module")
-def heldout() -> HeldOutResult:
+def agent() -> Agent:
     if not MODEL_PATH.exists():
         raise RuntimeError(f"No trained model at {MODEL_PATH}: run scripts/test.sh (it trains when needed).")
     quiet_rasa_logging()
-    agent = load_agent(MODEL_PATH)
+    return load_agent(MODEL_PATH)
+
+
+@pytest.fixture(scope="module")
+def dev(agent: Agent) -> HeldOutResult:
     return asyncio.run(evaluate_heldout(agent, load_labelled_messages(HELDOUT_PATH)))
 
 
-def test_intent_quality_holds(heldout: HeldOutResult) -> None:
-    intents = heldout.intents
+@pytest.fixture(scope="module")
+def test_set(agent: Agent) -> HeldOutResult:
+    return asyncio.run(evaluate_heldout(agent, load_labelled_messages(TEST_SET_PATH)))
+
+
+def _below(result: HeldOutResult, minimum: dict[str, float]) -> dict[str, float]:
+    intents = result.intents
     measured = {
         "cancel_contract recall": intents.per_intent["cancel_contract"].recall,
         "cancel_contract precision": intents.per_intent["cancel_contract"].precision,
@@ -44,12 +67,25 @@ def test_intent_quality_holds(heldout: HeldOutResult) -> None:
         "intent macro F1": intents.macro_f1,
         "out-of-scope recall": intents.out_of_scope_recall,
     }
-    below = {name: round(value, 3) for name, value in measured.items() if value < MINIMUM[name]}
-    assert below == {}, f"NLU regression on the held-out set (minimum {MINIMUM}); misses: {heldout.misses}"
+    return {name: round(value, 3) for name, value in measured.items() if value < minimum[name]}
 
 
-def test_sentiment_quality_holds_when_the_pipeline_has_sentiment(heldout: HeldOutResult) -> None:
-    if heldout.sentiment is None:
+def test_intent_quality_holds_on_the_dev_set(dev: HeldOutResult) -> None:
+    below = _below(dev, MINIMUM_DEV)
+    assert below == {}, f"NLU regression on the dev set (minimum {MINIMUM_DEV}); misses: {dev.misses}"
+
+
+def test_intent_quality_holds_on_the_test_set(test_set: HeldOutResult) -> None:
+    below = _below(test_set, MINIMUM_TEST)
+    assert below == {}, (f"NLU regression on the test set (minimum {MINIMUM_TEST}); {len(test_set.misses)} "
+                         "misclassified. Analyse errors on the dev set only; do not tune on the test set.")
+
+
+@pytest.mark.parametrize("name", ["dev", "test"])
+def test_sentiment_quality_holds_when_the_pipeline_has_sentiment(
+        name: str, request: pytest.FixtureRequest) -> None:
+    result: HeldOutResult = request.getfixturevalue("dev" if name == "dev" else "test_set")
+    if result.sentiment is None:
         pytest.skip("the pipeline has no sentiment component (config.yml), so there is no sentiment to check")
-    assert heldout.sentiment.missing == 0
-    assert heldout.sentiment.negative_f1 >= MINIMUM_SENTIMENT_NEGATIVE_F1
+    assert result.sentiment.missing == 0
+    assert result.sentiment.negative_f1 >= MINIMUM_SENTIMENT_NEGATIVE_F1[name]

@@ -1,4 +1,4 @@
-"""NLU evaluation: the held-out set (and GermEval when present) against the trained model.
+"""NLU evaluation: the test and dev sets (and GermEval when present) against the trained model.
 
 `python -m bot.cli evaluate` runs it and writes docs/nlu_evaluation.md and results/nlu_evaluation.json.
 """

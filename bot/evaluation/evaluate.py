@@ -1,4 +1,8 @@
-"""One evaluation run: parse the held-out set (and GermEval when present) with the trained model."""
+"""One evaluation run: parse the test and dev sets (and GermEval when present) with the trained model.
+
+Both sets are held out from training. The dev set (tests/nlu_heldout/) is used for error analysis;
+the test set (tests/nlu_test/) is never used for tuning, so the targets are judged on it.
+"""
 from __future__ import annotations
 
 import os
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Miss:
-    """A held-out message whose intent the model got wrong."""
+    """A message whose intent the model got wrong."""
 
     text: str
     gold: str
@@ -35,6 +39,8 @@ class Miss:
 
 @dataclass(frozen=True)
 class HeldOutResult:
+    """The model's scores on one labelled set that it was not trained on."""
+
     intents: IntentResult
     sentiment: SentimentResult | None
     latency: Latency
@@ -47,8 +53,10 @@ class EvaluationReport:
     machine: str
     command: str
     model_path: str
-    heldout_path: str
-    heldout: HeldOutResult
+    test_path: str
+    test: HeldOutResult  # never used for tuning: the targets are judged here
+    dev_path: str
+    dev: HeldOutResult  # used for error analysis, so its numbers are optimistic
     germeval_path: str
     germeval: SentimentResult | None  # None when the file is not there (see germeval_note)
     germeval_note: str
@@ -82,16 +90,18 @@ async def evaluate_germeval(agent: Agent, path: Path) -> SentimentResult | None:
     return score_sentiment([e.sentiment for e in examples], [p.sentiment for p in predictions])
 
 
-async def run_evaluation(*, model_path: Path, heldout_path: Path, germeval_path: Path,
+async def run_evaluation(*, model_path: Path, test_path: Path, dev_path: Path, germeval_path: Path,
                          command: str) -> EvaluationReport:
     """Load the model once and measure everything the report shows."""
-    messages = load_labelled_messages(heldout_path)
+    test_messages = load_labelled_messages(test_path)
+    dev_messages = load_labelled_messages(dev_path)
     agent = load_agent(model_path)
-    heldout = await evaluate_heldout(agent, messages)
+    test = await evaluate_heldout(agent, test_messages)
+    dev = await evaluate_heldout(agent, dev_messages)
     germeval: SentimentResult | None = None
     if not germeval_path.is_file():
         note = f"not available: {germeval_path} not found (set GERMEVAL_DEV_PATH)"
-    elif heldout.sentiment is None:
+    elif dev.sentiment is None:
         note = "not available: the model gives no sentiment (no sentiment component in the pipeline)"
     else:
         germeval = await evaluate_germeval(agent, germeval_path)
@@ -101,8 +111,10 @@ async def run_evaluation(*, model_path: Path, heldout_path: Path, germeval_path:
         machine=machine_description(),
         command=command,
         model_path=str(model_path),
-        heldout_path=str(heldout_path),
-        heldout=heldout,
+        test_path=str(test_path),
+        test=test,
+        dev_path=str(dev_path),
+        dev=dev,
         germeval_path=str(germeval_path),
         germeval=germeval,
         germeval_note=note,
