@@ -16,6 +16,7 @@ from bot.nlp.cues import RankedIntent, has_cancel_word, has_strong_cue, should_c
         "Wenn das so weitergeht, bin ich weg",
         "Wie werde ich den Handyvertrag wieder los?",
         "Ich will das Abo loswerden",
+        "Ich will einfach weg von euch",
         "ich moechte raus aus dem vertrag",
         "Ich wechsle zu Vodafone",
         "wir gehen zur Konkurrenz",
@@ -92,15 +93,15 @@ def parsed(text: str, *pairs: tuple[str, float]) -> Message:
     return Message(data={"text": text, "intent": dict(ranked[0]), "intent_ranking": ranked})
 
 
-def test_the_booster_puts_cancel_contract_first_and_swaps_the_confidences() -> None:
+def test_the_booster_puts_cancel_contract_first_with_the_confidence_of_both() -> None:
     booster = CancellationCueBooster({"max_gap": 0.5})
-    message = parsed("Bei o2 zahle ich weniger, ich bin weg", ("complain", 0.55), ("ask_bill", 0.05),
-                     ("cancel_contract", 0.40))
+    message = parsed("Bei o2 zahle ich weniger, ich bin weg", ("complain", 0.5), ("ask_bill", 0.25),
+                     ("cancel_contract", 0.25))
     booster.process([message])
-    assert message.get("intent") == {"name": "cancel_contract", "confidence": 0.55}
-    assert message.get("intent_ranking") == [{"name": "cancel_contract", "confidence": 0.55},
-                                             {"name": "complain", "confidence": 0.40},
-                                             {"name": "ask_bill", "confidence": 0.05}]
+    assert message.get("intent") == {"name": "cancel_contract", "confidence": 0.75}
+    assert message.get("intent_ranking") == [{"name": "cancel_contract", "confidence": 0.75},
+                                             {"name": "complain", "confidence": 0.25},
+                                             {"name": "ask_bill", "confidence": 0.25}]
 
 
 def test_the_booster_leaves_other_messages_and_button_payloads_alone() -> None:

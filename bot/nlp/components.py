@@ -51,8 +51,9 @@ class CancellationReasonExtractor(GraphComponent, EntityExtractorMixin):
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CancellationCueBooster(GraphComponent, IntentClassifier):
     """Puts `cancel_contract` first when a strong cancellation cue overrules the classifier (see
-    `bot.nlp.cues.should_cancel`). It swaps the confidences of the two intents, so the ranking still
-    sums to one and a later FallbackClassifier sees the top confidence the classifier gave."""
+    `bot.nlp.cues.should_cancel`). The cue counts as evidence on top of the classifier's: the new
+    confidence is the former top confidence plus the one the classifier gave `cancel_contract`, so a
+    later FallbackClassifier sees the message as at least as certain as before."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -83,7 +84,8 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
         cancel = next((r for r in ranking if r[INTENT_NAME_KEY] == CANCEL), None)
         cancel_confidence = cancel[PREDICTED_CONFIDENCE_KEY] if cancel else 0.0
         rest = [r for r in ranking[1:] if r is not cancel]
-        new_ranking = [{**top, INTENT_NAME_KEY: CANCEL},
+        boosted = min(1.0, top[PREDICTED_CONFIDENCE_KEY] + cancel_confidence)
+        new_ranking = [{INTENT_NAME_KEY: CANCEL, PREDICTED_CONFIDENCE_KEY: boosted},
                        {**top, PREDICTED_CONFIDENCE_KEY: cancel_confidence}, *rest]
         message.set(INTENT_RANKING_KEY, new_ranking, add_to_output=True)
         message.set(INTENT, dict(new_ranking[0]), add_to_output=True)

@@ -26,6 +26,7 @@ _STRONG = tuple(re.compile(p) for p in (
     r"\b(?:los\s?werden|loszuwerden)\b",
     r"\b(?:werde|wird|werden|kriege|krieg|bekomme)\s+(?:ich\s+)?(?:\w+\s+){0,3}(?:wieder\s+)?los\b",
     r"\braus\s+aus\s+(?:dem|meinem|diesem|eurem|ihrem)\b",
+    r"\bweg\s+von\s+(?:euch|ihnen|dir|nordstern)\b",
     r"\b(?:wechsle|wechsel|wechseln|gehe|geh|gehen)\s+(?:\w+\s+)?(?:zu|zur|zum)\s+"
     r"(?:der\s+)?(?:konkurrenz|telekom|vodafone|o2|1\s?&\s?1|congstar|aldi|blau|winsim|freenet|eon|e\.on|"
     r"lichtblick|stadtwerke\w*|einem\s+anderen|anderen)",
