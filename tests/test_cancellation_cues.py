@@ -5,7 +5,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlp.components import CancellationCueBooster
-from bot.nlp.cues import RankedIntent, has_cancel_word, has_strong_cue, should_cancel
+from bot.nlp.cues import RankedIntent, alternative_to_cancelling, has_cancel_word, has_strong_cue, should_cancel
 
 
 @pytest.mark.parametrize(
@@ -111,3 +111,21 @@ def test_the_booster_leaves_other_messages_and_button_payloads_alone() -> None:
     booster.process([complaint, payload])
     assert complaint.get("intent")["name"] == "complain"
     assert payload.get("intent")["name"] == "deny"
+
+
+@pytest.mark.parametrize(
+    ("text", "ranked", "expected"),
+    [
+        ("Geht pausieren statt kündigen?", ranking(("cancel_contract", 0.5), ("pause_contract", 0.3)), "pause_contract"),
+        ("Lieber einen kleineren Tarif, ohne zu kündigen", ranking(("cancel_contract", 0.5), ("change_plan", 0.2)),
+         "change_plan"),
+        # the classifier is sure, or no alternative is close
+        ("Geht pausieren statt kündigen?", ranking(("cancel_contract", 0.9), ("pause_contract", 0.05)), None),
+        # "nicht kündigen" in a question about the contract is no plan change
+        ("Warum kann ich nicht kündigen?", ranking(("cancel_contract", 0.6), ("ask_contract", 0.3)), None),
+        ("Ich will kündigen", ranking(("cancel_contract", 0.5), ("pause_contract", 0.4)), None),
+    ],
+)
+def test_when_the_customer_wants_something_instead_of_cancelling(
+        text: str, ranked: list[RankedIntent], expected: str | None) -> None:
+    assert alternative_to_cancelling(text, ranked, max_gap=0.5) == expected

@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlp.cues import CANCEL, RankedIntent, should_cancel
+from bot.nlp.cues import CANCEL, RankedIntent, alternative_to_cancelling, should_cancel
 from bot.nlp.reasons import detect_reason
 
 ENTITY = "cancellation_reason"
@@ -50,10 +50,12 @@ class CancellationReasonExtractor(GraphComponent, EntityExtractorMixin):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CancellationCueBooster(GraphComponent, IntentClassifier):
-    """Puts `cancel_contract` first when a strong cancellation cue overrules the classifier (see
-    `bot.nlp.cues.should_cancel`). The cue counts as evidence on top of the classifier's: the new
-    confidence is the former top confidence plus the one the classifier gave `cancel_contract`, so a
-    later FallbackClassifier sees the message as at least as certain as before."""
+    """Puts `cancel_contract` first when a strong cancellation cue overrules the classifier
+    (`bot.nlp.cues.should_cancel`), and a pause, plan change or accepted offer first instead of a
+    cancellation the customer says they do not want (`bot.nlp.cues.alternative_to_cancelling`).
+    The cue counts as evidence on top of the classifier's: the new confidence is the former top
+    confidence plus the one the classifier gave the chosen intent, so a later FallbackClassifier
+    sees the message as at least as certain as before."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -75,17 +77,19 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
                 continue
             ranked = [RankedIntent(r[INTENT_NAME_KEY], float(r[PREDICTED_CONFIDENCE_KEY])) for r in ranking]
             if should_cancel(text, ranked, max_gap=self.max_gap):
-                self._put_cancel_first(message, ranking)
+                self._put_first(message, ranking, CANCEL)
+            elif (alternative := alternative_to_cancelling(text, ranked, max_gap=self.max_gap)) is not None:
+                self._put_first(message, ranking, alternative)
         return messages
 
     @staticmethod
-    def _put_cancel_first(message: Message, ranking: list[dict[str, Any]]) -> None:
+    def _put_first(message: Message, ranking: list[dict[str, Any]], name: str) -> None:
         top = ranking[0]
-        cancel = next((r for r in ranking if r[INTENT_NAME_KEY] == CANCEL), None)
-        cancel_confidence = cancel[PREDICTED_CONFIDENCE_KEY] if cancel else 0.0
-        rest = [r for r in ranking[1:] if r is not cancel]
-        boosted = min(1.0, top[PREDICTED_CONFIDENCE_KEY] + cancel_confidence)
-        new_ranking = [{INTENT_NAME_KEY: CANCEL, PREDICTED_CONFIDENCE_KEY: boosted},
-                       {**top, PREDICTED_CONFIDENCE_KEY: cancel_confidence}, *rest]
+        chosen = next((r for r in ranking if r[INTENT_NAME_KEY] == name), None)
+        chosen_confidence = chosen[PREDICTED_CONFIDENCE_KEY] if chosen else 0.0
+        rest = [r for r in ranking[1:] if r is not chosen]
+        boosted = min(1.0, top[PREDICTED_CONFIDENCE_KEY] + chosen_confidence)
+        new_ranking = [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: boosted},
+                       {**top, PREDICTED_CONFIDENCE_KEY: chosen_confidence}, *rest]
         message.set(INTENT_RANKING_KEY, new_ranking, add_to_output=True)
         message.set(INTENT, dict(new_ranking[0]), add_to_output=True)

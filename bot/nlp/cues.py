@@ -43,6 +43,12 @@ _STRONG = tuple(re.compile(p) for p in (
 _TAKE_BACK = re.compile(r"\b(?:stornier|widerruf|zurueckn|zurueckzie)\w*\s+(?:\w+\s+){0,2}kuendigung"
                         r"|\bkuendigung\w*\s+(?:\w+\s+){0,2}(?:stornier|widerruf|zurueck)")
 
+# Cancelling named as what the customer does *not* want ("pausieren statt kündigen", "nicht kündigen").
+_NOT_CANCELLING = re.compile(r"\b(?:statt|anstatt|anstelle|ohne|nicht)\s+(?:zu\s+)?k(?:ue|u)ndig"
+                             r"|\bkeine\s+kuendigung")
+# What such a customer wants instead.
+ALTERNATIVES = ("pause_contract", "change_plan", "accept_offer")
+
 # The word "kündigen" itself (also misspelt or without umlaut).
 _CANCEL_WORD = re.compile(r"\bk(?:ue|u)n(?:d|id)i?g|\bkuendg|\bkuendig|\bsonderkuendig")
 
@@ -90,3 +96,15 @@ def should_cancel(text: str, ranking: Sequence[RankedIntent], *, max_gap: float)
         cancel = next((r for r in ranking if r.name == CANCEL), None)
         return cancel is not None and top.confidence - cancel.confidence <= max_gap
     return top.name in CONTENTLESS_FOR_WORD and has_cancel_word(text)
+
+
+def alternative_to_cancelling(text: str, ranking: Sequence[RankedIntent], *, max_gap: float) -> str | None:
+    """The intent to put first instead of a top `cancel_contract` when the customer names cancelling
+    as what they do not want ("kann ich pausieren statt kündigen?") and a pause, plan change or offer
+    acceptance is ranked within `max_gap` behind; otherwise None."""
+    if not ranking or ranking[0].name != CANCEL or _NOT_CANCELLING.search(fold(text)) is None:
+        return None
+    alternative = next((r for r in ranking if r.name in ALTERNATIVES), None)
+    if alternative is None or ranking[0].confidence - alternative.confidence > max_gap:
+        return None
+    return alternative.name
