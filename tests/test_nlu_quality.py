@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from rasa.core.agent import Agent
 
 MINIMUM_DEV = {
-    "cancel_contract recall": 0.83,  # measured 0.850
-    "cancel_contract precision": 0.92,  # 0.944
-    "complain recall": 0.70,  # 0.723
-    "complain precision": 0.83,  # 0.850
-    "intent macro F1": 0.875,  # 0.895
-    "out-of-scope recall": 0.86,  # 0.883
+    "cancel_contract recall": 0.945,  # measured 0.967
+    "cancel_contract precision": 0.96,  # 0.983
+    "complain recall": 0.83,  # 0.851
+    "complain precision": 0.89,  # 0.909
+    "intent macro F1": 0.90,  # 0.924
+    "out-of-scope recall": 0.86,  # 0.867 (kept at its earlier minimum)
 }
 MINIMUM_TEST = {  # set when the test set was written (before the NLU improvements of that round)
     "cancel_contract recall": 0.73,  # measured 0.750

@@ -7,10 +7,19 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlp.cues import CANCEL, RankedIntent, alternative_to_cancelling, should_cancel
 from bot.nlp.reasons import detect_reason
 
 ENTITY = "cancellation_reason"
@@ -37,3 +46,50 @@ class CancellationReasonExtractor(GraphComponent, EntityExtractorMixin):
                       "confidence": 1.0, "extractor": self.__class__.__name__}
             message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CancellationCueBooster(GraphComponent, IntentClassifier):
+    """Puts `cancel_contract` first when a strong cancellation cue overrules the classifier
+    (`bot.nlp.cues.should_cancel`), and a pause, plan change or accepted offer first instead of a
+    cancellation the customer says they do not want (`bot.nlp.cues.alternative_to_cancelling`).
+    The cue counts as evidence on top of the classifier's: the new confidence is the former top
+    confidence plus the one the classifier gave the chosen intent, so a later FallbackClassifier
+    sees the message as at least as certain as before."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"max_gap": 0.5}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.max_gap = float(config["max_gap"])
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> CancellationCueBooster:
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            if not text or text.startswith("/") or not ranking:
+                continue
+            ranked = [RankedIntent(r[INTENT_NAME_KEY], float(r[PREDICTED_CONFIDENCE_KEY])) for r in ranking]
+            if should_cancel(text, ranked, max_gap=self.max_gap):
+                self._put_first(message, ranking, CANCEL)
+            elif (alternative := alternative_to_cancelling(text, ranked, max_gap=self.max_gap)) is not None:
+                self._put_first(message, ranking, alternative)
+        return messages
+
+    @staticmethod
+    def _put_first(message: Message, ranking: list[dict[str, Any]], name: str) -> None:
+        top = ranking[0]
+        chosen = next((r for r in ranking if r[INTENT_NAME_KEY] == name), None)
+        chosen_confidence = chosen[PREDICTED_CONFIDENCE_KEY] if chosen else 0.0
+        rest = [r for r in ranking[1:] if r is not chosen]
+        boosted = min(1.0, top[PREDICTED_CONFIDENCE_KEY] + chosen_confidence)
+        new_ranking = [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: boosted},
+                       {**top, PREDICTED_CONFIDENCE_KEY: chosen_confidence}, *rest]
+        message.set(INTENT_RANKING_KEY, new_ranking, add_to_output=True)
+        message.set(INTENT, dict(new_ranking[0]), add_to_output=True)
