@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.settings import Settings, get_settings
+
 # Demo personas (see bot/records/demo_data.py): customer number and postcode.
 PERSONAS = (("K100001", "10115"), ("K100002", "80331"), ("K100003", "50667"), ("K100004", "20095"),
             ("K100005", "01067"))
@@ -104,15 +106,22 @@ async def _run(url: str, users: int, conversations: int, port: int) -> RunResult
     return RunResult(users, conversations, len(latencies), seconds, latencies, len(errors), rasa_server_rss_mb(port))
 
 
-def _report(results: list[RunResult], url: str) -> str:
+def _backend(database_url: str) -> str:
+    return "PostgreSQL" if database_url.startswith("postgresql") else "SQLite" if database_url.startswith(
+        "sqlite") else database_url.split(":", 1)[0]
+
+
+def _report(results: list[RunResult], url: str, settings: Settings) -> str:
     lines = [
         "# Benchmark: whole conversations over the REST channel",
         "",
         f"Measured {datetime.now():%Y-%m-%d %H:%M} on {platform.node()} ({platform.machine()}, "
         f"{__import__('os').cpu_count()} cores) against {url} with `python -m bot.cli benchmark`.",
         "Each conversation: greeting, contract question, customer number, postcode (verification against the "
-        "database), billing question, thanks, goodbye (7 messages, all with action-server and database work "
-        "except the greeting and thanks).",
+        "database), billing question, thanks, goodbye (7 messages; every message also runs the dissatisfaction "
+        "update on the action server, and all but the greeting and thanks read the records).",
+        f"Storage as configured in this environment: records on {_backend(settings.database_url)}, conversations "
+        f"(Rasa tracker store) on {_backend(settings.tracker_store_url)}.",
         "",
         "| concurrent conversations | conversations | messages | turn latency p50 | p95 | throughput | errors | "
         "Rasa server memory (RSS) |",
@@ -140,7 +149,7 @@ def run_benchmark(*, url: str, users: list[int], conversations: int, output: Pat
         results.append(result)
         print(f"{count:>3} users: p50 {result.p50:.1f} ms, p95 {result.p95:.1f} ms, "
               f"{result.throughput:.1f} msg/s, {result.errors} errors")
-    report = _report(results, url)
+    report = _report(results, url, get_settings())
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(report)
