@@ -5,6 +5,7 @@ every URL comes from the environment through `bot.settings`:
 
 - conversations (tracker store): `TRACKER_STORE_URL`, an SQLAlchemy URL; embedded default
   `sqlite:///var/conversations.db`, in production e.g. `postgresql://postgres@127.0.0.1:5432/test`;
+  written without the customers' verification answers (bot.conversation_store);
 - lock store: `LOCK_STORE_URL`, e.g. `redis://127.0.0.1:6379/1` (needed as soon as more than one Rasa
   process serves the same conversations); in memory when unset;
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
@@ -24,6 +25,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.settings import Settings
 
+TRACKER_STORE_CLASS = "bot.conversation_store.RedactingSQLTrackerStore"
 LOCK_KEY_PREFIX = "retention"  # Redis keys are "retention:lock:<conversation id>"
 
 
@@ -38,8 +40,9 @@ def tracker_store_config(url: str) -> dict[str, Any]:
         raise EndpointConfigurationError(
             f"TRACKER_STORE_URL must be an SQLAlchemy database URL such as "
             f"postgresql://user@host:5432/db or sqlite:///var/conversations.db, got {url!r}") from None
-    # Rasa passes `url` to its SQL tracker store as `host`, which accepts a complete database URL.
-    return {"type": "SQL", "dialect": parsed.get_backend_name(), "url": url}
+    # Rasa's SQL tracker store (here the subclass that redacts verification secrets) takes `url` as its
+    # `host`, which accepts a complete database URL.
+    return {"type": TRACKER_STORE_CLASS, "dialect": parsed.get_backend_name(), "url": url}
 
 
 def lock_store_config(url: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from bot.conversation_store import REDACTED
 from bot.rasa_endpoints import LOCK_KEY_PREFIX
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
@@ -149,7 +150,8 @@ def test_conversation_survives_a_restart_with_postgresql_redis_and_rabbitmq(
 
     events = asyncio.run(broker_events(queue_name, sender))
     user_texts = [e.get("text") for e in events if e.get("event") == "user"]
-    assert user_texts == ["Hallo", "Wann endet mein Vertrag?", "K100001", "10115"]
+    assert user_texts == ["Hallo", "Wann endet mein Vertrag?", "K100001", REDACTED], \
+        "the broker must get every message, the postcode redacted"
     assert any(e.get("event") == "bot" for e in events)
 
     with running_assistant(records_url, tmp_path / "second", web_app=False, extra_env=env) as assistant:
@@ -159,7 +161,9 @@ def test_conversation_survives_a_restart_with_postgresql_redis_and_rabbitmq(
 
     engine = create_engine(conversations_url, future=True)
     with engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"),
-                                    {"s": sender}).scalar_one()
+        stored = connection.execute(text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' "
+                                         "ORDER BY id"), {"s": sender}).scalars().all()
     engine.dispose()
-    assert stored == 5
+    assert [json.loads(row)["text"] for row in stored] == [
+        "Hallo", "Wann endet mein Vertrag?", "K100001", REDACTED, "Wie hoch ist meine letzte Rechnung?"]
+    assert "10115" not in " ".join(stored), "the postcode must not be stored anywhere in the conversation"

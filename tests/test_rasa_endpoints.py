@@ -7,14 +7,14 @@ import pytest
 import yaml
 from rasa.core.utils import AvailableEndpoints
 
-from bot.rasa_endpoints import EndpointConfigurationError, endpoints_config, write_endpoints
+from bot.rasa_endpoints import TRACKER_STORE_CLASS, EndpointConfigurationError, endpoints_config, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 
 
 def test_embedded_defaults_keep_conversations_in_sqlite_without_lock_store_or_broker() -> None:
     config = endpoints_config(Settings.from_env({}))
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
-    assert config["tracker_store"] == {"type": "SQL", "dialect": "sqlite",
+    assert config["tracker_store"] == {"type": TRACKER_STORE_CLASS, "dialect": "sqlite",
                                        "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"}
     assert "lock_store" not in config and "event_broker" not in config
 
@@ -62,7 +62,7 @@ def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Pa
     assert database.parent.is_dir()
     assert yaml.safe_load(target.read_text())["tracker_store"]["url"] == f"sqlite:///{database}"
     endpoints = AvailableEndpoints.read_endpoints(str(target))
-    assert endpoints.tracker_store.type == "SQL"
+    assert endpoints.tracker_store.type == TRACKER_STORE_CLASS
     assert endpoints.tracker_store.url == f"sqlite:///{database}"
     assert endpoints.lock_store.type == "redis"
     assert endpoints.lock_store.kwargs["db"] == 1
