@@ -129,7 +129,8 @@ lob loben empfehlen empfehle empfohlen kompetent kompetente fair faire kulant ku
 einwandfrei unkompliziert schön schöne schöner cool nice geil lieben liebe mögen gefallen gefällt
 bestens beste besten besser erleichtert überzeugt überzeugen geklappt gelöst gerettet klappt läuft
 angenehm attraktiv günstig günstiger pünktlich schnell schnelle professionell hammer respekt
-great awesome excellent thanks
+great awesome excellent thanks thank thx merci lecker fantastisch freude erfreut entspannt
+reibungslos problemlos erleichterung
 """.split())
 NEGATIVE_WORDS = frozenset("""
 schlecht schlechte schlechter schlechtes schlechten schlechteste schlechtester mies miese mieses
@@ -139,7 +140,7 @@ wut verärgert genervt nervig nerven nervt unzufrieden unzufriedener unfähig un
 unhöflich inakzeptabel unzumutbar zumutung lächerlich peinlich scheiße scheiss mist schrott kacke hassen
 hasse furchtbar schrecklich grauenhaft grottenschlecht kaputt ausfall ausfälle störung störungen
 problem probleme ständig dauernd frust frustriert frustrierend chaos ätzend nutzlos unmöglich
-unprofessionell fassungslos schockiert belogen betrogen verarscht witz saftladen armutszeugnis
+unprofessionell fassungslos schockiert belogen betrogen verarscht saftladen armutszeugnis
 trauerspiel satt schlimm schlimmer schlimmste leider schade verspätung verspätet ausgefallen
 wartezeit warteschleife beschwerde beschweren dreist ignoriert abgezockt nervtötend langsam lahm
 reklamation mangelhaft ungenügend übel blöd blöde blöder doof dumm dämlich verdammt krass ewig ewigkeit
@@ -147,7 +148,8 @@ schnauze reicht reicht's unfassbar bereue bereuen ausrasten kragen anwalt verbra
 beleidigung ausreden unhöflich theater vertrauen verschwenden verschwendet schrott stinksauer abraten
 beklagen meckern dürftig zumutbar unerhört skandal skandalös mangel ungerechtfertigt falsch fehler
 idioten idiot lügen lüge gelogen unzuverlässig unbrauchbar überteuert teurer teuer wucher
-bad worst terrible awful sucks horrible
+bad worst terrible awful sucks horrible traurig liebeskummer sorgen krank ärgernis unfair
+ungerecht verspätungen zugausfall überfüllt dreckig
 """.split())
 GREETINGS = frozenset({"guten", "gute", "schönen", "schöne", "schönes"})
 GREETING_NOUNS = frozenset({"tag", "morgen", "abend", "nacht", "wochenende", "tach"})
@@ -163,7 +165,7 @@ _NEGATIVE_PHRASES = re.compile(
     r"\bich bin raus\b|\bbin ich weg\b|\bwie immer\b|\btypisch\b|unter aller|hinten und vorne|"
     r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
-    r"nichts (?:passiert|getan|tut sich)|das fass|ein witz|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
+    r"nichts (?:passiert|getan|tut sich)|das fass|\bein witz\b|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
     r"schlechter geht'?s nicht"
 )
 _POSITIVE_PHRASES = re.compile(
@@ -174,6 +176,7 @@ _POSITIVE_PHRASES = re.compile(
 # The same trouble again: "schon wieder", "zum dritten Mal", "seit zwei Wochen".
 _PERSISTENCE = re.compile(
     r"\b(?:schon wieder|immer noch|noch immer|immer wieder|wieder mal|schon zum|ständig|dauernd|jedes mal|"
+    r"die ganze zeit|immer (?:beim|wenn|nach)|mal wieder|"
     r"zum (?:\w+ten|\d+\.) mal|\w+mal (?:angerufen|geschrieben|erklärt|gemeldet)|"
     r"seit (?:\d+|zwei|drei|vier|fünf|sechs|mehreren|vielen|etlichen) (?:tagen|wochen|monaten|stunden))\b"
 )
@@ -186,6 +189,9 @@ _SARCASM = [
     re.compile(p) for p in (
         r"\bna (?:super|toll|klasse|prima|bravo|großartig|herrlich|wunderbar|spitze|bestens)\b",
         r"\bdanke? (?:auch )?(?:für|fuer) (?:gar |rein gar )?(?:nichts|nix)\b",
+        # praise for something nobody likes: "Danke für die tolle Preiserhöhung"
+        rf"\b{_PRAISE}\w*\s+(?:\w+\s+)?(?:preis)?(?:erhöhung|nachzahlung|mahnung|warteschleife|wartezeit|"
+        r"störung|verspätung|ausfall|abbuchung|kündigungsfrist)\b",
         rf"^\W*{_PRAISE}\W+(?:jetzt|nun|und jetzt)\b[^.!?]{{0,40}}\b{_TROUBLE}",
         r"\b(?:kein|keine|keinen|nicht|nie|niemand|schon wieder|wieder)\b[^!?]{0,80}"
         rf"\b{_PRAISE} ?(?:service|leistung|gemacht|arbeit|job)\b",
@@ -393,9 +399,9 @@ class SentimentConfig:
 
     c: float = 4.0
     hand_weight: float = 0.5
-    min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.4, POSITIVE: 0.4})
-    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.8, POSITIVE: 1.0})
-    chat_max_words: int = 30
+    min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.5, POSITIVE: 0.4})
+    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.95, POSITIVE: 1.0})
+    chat_max_words: int = 20
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
