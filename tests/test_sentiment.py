@@ -23,6 +23,7 @@ from bot.nlp.sentiment import (
     read_examples,
     read_labelled,
     reads_like_chat,
+    reports_trouble,
     tokenize,
     train_model,
     word_features,
@@ -77,7 +78,7 @@ def model(lemmatizer: Lemmatizer) -> SentimentModel:
         ("Mein Geburtsdatum ist der 12.04.1985", NEUTRAL),
         # the labelling guideline of the customer-service test sets (docs/sentiment.md, "Where we drew the line")
         ("Danke für die großartige Wartezeit von zwei Stunden", NEGATIVE),  # praise for something nobody likes
-        ("Ich wechsle, weil die Konkurrenz billiger ist", NEGATIVE),  # leaving for an annoyed reason
+        ("Nach dieser Preiserhöhung bin ich raus, die Konkurrenz ist billiger", NEGATIVE),  # leaving, annoyed
         ("Ich möchte eine Beschwerde loswerden", NEGATIVE),  # a complaint without emotional words
         ("Wie lange soll ich denn noch auf meine Gutschrift warten?!", NEGATIVE),  # exasperated demand
         ("Heute kam die Zeitung wieder nicht, zum vierten Mal diesen Monat", NEGATIVE),
@@ -169,6 +170,14 @@ def test_decision_rule_is_stricter_for_text_that_is_not_a_chat_message(model: Se
     news = "RT @verkehr: Die Bahn ist schlecht https://t.co/xyz"
     assert not reads_like_chat(news, max_words=30)
     assert model.decide(probabilities, news).label == NEUTRAL
+    assert model.decide({NEGATIVE: 0.05, NEUTRAL: 0.05, POSITIVE: 0.9}, news).label == NEUTRAL
+    # a public post is a complaint when it reports trouble with the service, even if the chat model hesitates
+    trouble = "@pendler Mein Zug fällt heute schon wieder aus, der nächste hat 40 Minuten Verspätung"
+    assert reports_trouble(trouble) and not reports_trouble(news)
+    assert model.decide({NEGATIVE: 0.3, NEUTRAL: 0.6, POSITIVE: 0.1}, trouble).label == NEGATIVE
+    assert model.decide({NEGATIVE: 0.1, NEUTRAL: 0.8, POSITIVE: 0.1}, trouble).label == NEUTRAL
+    # in a chat message a fault is a service request: the model decides, not the trouble words
+    assert model.decide({NEGATIVE: 0.3, NEUTRAL: 0.6, POSITIVE: 0.1}, "Mein Internet ist ausgefallen").label == NEUTRAL
     config = SentimentConfig.from_dict({"min_confidence": {"negative": 0.75}})
     assert config.min_confidence == {NEGATIVE: 0.75, POSITIVE: SentimentConfig().min_confidence[POSITIVE]}
     with pytest.raises(ValueError, match="neutral"):
@@ -228,6 +237,6 @@ def test_unseen_own_examples_are_mostly_right(lemmatizer: Lemmatizer) -> None:
     examples = read_examples(TRAINING_FILE)
     result = cross_validate(examples, lemmatizer=lemmatizer)
     assert result.count == len(examples)
-    # measured 0.869 / 0.885 on 1,266 examples (docs/sentiment.md)
+    # measured 0.863 / 0.878 on 1,307 examples (docs/sentiment.md)
     assert result.f1[NEGATIVE] >= 0.85, result.summary()
     assert result.accuracy >= 0.86, result.summary()

@@ -124,7 +124,7 @@ POSITIVE_WORDS = frozenset("""
 gut gute guter gutes gutt super supi toll tolle toller tolles tollen klasse prima perfekt perfekte
 zufrieden zufriedener zufriedenen dankbar hilfreich hilfreiche hilfsbereit weitergeholfen gerne
 freundlich freundliche freundlicher nett nette netter top spitze genial großartig großartige hervorragend
-ausgezeichnet exzellent exzellenter wunderbar begeistert begeistern freuen freue freut froh glücklich
+ausgezeichnet exzellent exzellenter wunderbar begeistert begeistern freuen freue freu freut froh glücklich
 lob loben empfehlen empfehle empfohlen kompetent kompetente fair faire kulant kulanz stabil zuverlässig
 einwandfrei unkompliziert schön schöne schöner cool nice geil lieben liebe mögen gefallen gefällt
 bestens beste besten besser erleichtert überzeugt überzeugen geklappt gelöst gerettet klappt läuft
@@ -166,7 +166,8 @@ _NEGATIVE_PHRASES = re.compile(
     r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
     r"nichts (?:passiert|getan|tut sich)|das fass|\bein witz\b|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
-    r"schlechter geht'?s nicht"
+    r"schlechter geht'?s nicht|nicht (?:mehr|länger) (?:\w+ ){0,2}kunden?\b|kein kunde mehr|loswerden|los werden|"
+    r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b"
 )
 _POSITIVE_PHRASES = re.compile(
     r"zu schätzen|große hilfe|weiter so|gut beraten|macht (?:richtig |echt )?spaß|im gegenteil|"
@@ -394,14 +395,16 @@ class SentimentConfig:
 
     `min_confidence` applies to chat messages; `other_min_confidence` to text that does not read
     like a message to us (links, @mentions, retweets, forum replies, more than `chat_max_words`
-    words), where polar words far more often describe something else than the customer's mood.
+    words), where polar words far more often describe something else than the writer's view of the
+    service. Such text is negative only when it reports trouble with the service (`reports_trouble`:
+    delays, cancellations, breakdowns) and its negative probability exceeds the minimum.
     """
 
-    c: float = 4.0
-    hand_weight: float = 0.5
+    c: float = 2.0
+    hand_weight: float = 1.0
     min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.5, POSITIVE: 0.4})
-    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.95, POSITIVE: 1.0})
-    chat_max_words: int = 20
+    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.2, POSITIVE: 1.0})
+    chat_max_words: int = 15
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
@@ -420,6 +423,21 @@ class SentimentConfig:
 
 
 _NOT_TO_US = re.compile(r"https?://|www\.|(?:^|\s)[@#]\w|^\W*RT\b|^\W*(?:Re|AW|WG|Fwd?):", re.IGNORECASE)
+
+
+# Trouble with a service, as a public post reports it: delays, cancelled or failed services,
+# breakdowns, overcrowding, missed connections.
+_TROUBLE_REPORT = re.compile(
+    r"verspät\w*|\bausf[aä]ll\w*|\b(?:fällt|fallen|fiel|fielen) (?:\w+ )?aus\b|ausgefallen|störung\w*|"
+    r"stellwerk\w*|\bdefekt\w*|kaputt\w*|überfüllt\w*|gestrichen|verpasst|stillstand|\bchaos\b|zu spät|"
+    r"\bkeine? (?:anschluss|info\w*|durchsage)",
+    re.IGNORECASE,
+)
+
+
+def reports_trouble(text: str) -> bool:
+    """True when the text mentions a delay, a cancellation, a breakdown or similar trouble."""
+    return bool(_TROUBLE_REPORT.search(text))
 
 
 def reads_like_chat(text: str, *, max_words: int) -> bool:
@@ -536,9 +554,17 @@ class SentimentModel:
         """The calibrated rule: a polar label only when it wins and clears its minimum confidence."""
         best = max(LABELS, key=lambda label: probabilities[label])
         chat = reads_like_chat(text, max_words=self.config.chat_max_words)
-        thresholds = self.config.min_confidence if chat else self.config.other_min_confidence
-        if best != NEUTRAL and probabilities[best] <= thresholds[best]:
-            best = NEUTRAL
+        if chat:
+            if best != NEUTRAL and probabilities[best] <= self.config.min_confidence[best]:
+                best = NEUTRAL
+        else:
+            # A post about the service is a public complaint when it reports trouble; otherwise the
+            # chat-trained model's polar reading of news and third-party posts is not trusted.
+            thresholds = self.config.other_min_confidence
+            if reports_trouble(text) and probabilities[NEGATIVE] > thresholds[NEGATIVE]:
+                best = NEGATIVE
+            elif best != POSITIVE or probabilities[POSITIVE] <= thresholds[POSITIVE]:
+                best = NEUTRAL
         return Sentiment(best, probabilities[best])
 
     def predict_many(self, texts: Sequence[str]) -> list[Sentiment]:
