@@ -167,12 +167,18 @@ _NEGATIVE_PHRASES = re.compile(
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
     r"nichts (?:passiert|getan|tut sich)|das fass|\bein witz\b|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
     r"schlechter geht'?s nicht|nicht (?:mehr|länger) (?:\w+ ){0,2}kunden?\b|kein kunde mehr|loswerden|los werden|"
-    r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b"
+    r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b|"
+    r"\b(?:akzeptiere|akzeptieren|hinnehmen|lasse)\b[^.!?]{0,25}\bnicht\b|nicht (?:akzeptieren|hinnehmen)\b|"
+    # a low rating: one or two stars or points, "eine 1"
+    r"^\W*(?:nur |eine? |ne |glatte )?(?:1|2|eins|zwei|ein stern)\W*(?:$|stern|punkt|von)|\b(?:1|2|ein|zwei) (?:von (?:5|fünf) )?(?:stern|sterne|punkte?)\b"
 )
 _POSITIVE_PHRASES = re.compile(
     r"zu schätzen|große hilfe|weiter so|gut beraten|macht (?:richtig |echt )?spaß|im gegenteil|"
     r"\b(?:hat|hats|hat's) (?:alles )?(?:gut |super |prima |wunderbar )?(?:geklappt|funktioniert)|"
-    r"\balles (?:gut|bestens|super|prima)\b|kann (?:mich )?nicht (?:meckern|beklagen)|\bpasst\b"
+    r"\balles (?:gut|bestens|super|prima)\b|kann (?:mich )?nicht (?:meckern|beklagen)|\bpasst\b|"
+    # a high rating: four or five stars or points, "eine glatte Fünf"
+    r"^\W*(?:eine? |ne |glatte |klare |volle )*(?:4|5|vier|fünf)\W*$|\b(?:4|5|vier|fünf) (?:von (?:5|fünf) )?(?:sterne|punkte)\b|"
+    r"\b(?:glatte|klare|volle) (?:4|5|vier|fünf)\b"
 )
 # The same trouble again: "schon wieder", "zum dritten Mal", "seit zwei Wochen".
 _PERSISTENCE = re.compile(
