@@ -432,17 +432,19 @@ _NOT_TO_US = re.compile(r"https?://|www\.|(?:^|\s)[@#]\w|^\W*RT\b|^\W*(?:Re|AW|W
 
 
 # Trouble with a service, as a public post reports it: delays, cancelled or failed services,
-# breakdowns, overcrowding, missed connections.
+# breakdowns, overcrowding, missed connections, or the writer's plain anger about it.
 _TROUBLE_REPORT = re.compile(
     r"verspät\w*|\bausf[aä]ll\w*|\b(?:fällt|fallen|fiel|fielen) (?:\w+ )?aus\b|ausgefallen|störung\w*|"
     r"stellwerk\w*|\bdefekt\w*|kaputt\w*|überfüllt\w*|gestrichen|verpasst|stillstand|\bchaos\b|zu spät|"
-    r"\bkeine? (?:anschluss|info\w*|durchsage)",
+    r"\bkeine? (?:anschluss|info\w*|durchsage)|"
+    # or plain anger and disgust about it
+    r"\b(?:nerv\w*|ärger\w*|frechheit|katastroph\w*|zumutung|unverschämt\w*|sauer|wütend|genervt|dreck\w*|schmutzig)\b",
     re.IGNORECASE,
 )
 
 
 def reports_trouble(text: str) -> bool:
-    """True when the text mentions a delay, a cancellation, a breakdown or similar trouble."""
+    """True when the text mentions a delay, a cancellation, a breakdown or similar trouble, or anger."""
     return bool(_TROUBLE_REPORT.search(text))
 
 
