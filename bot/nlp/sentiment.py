@@ -9,10 +9,11 @@ A multinomial logistic regression over three kinds of evidence:
   sarcasm markers ("na super, schon wieder", "danke für nichts"), emoji and emoticon polarity,
   ALL CAPS and repeated "!!!" / "???".
 
-A calibrated decision rule turns the probabilities into a label: the model leaves "neutral" only
-when the winning polar class is confident enough, with a stricter minimum for text that does not
-read like a chat message to us (news, posts about third parties), where a chat-trained model
-over-reads polarity.
+A calibrated decision rule turns the probabilities into a label: in a chat message the model leaves
+"neutral" only when the winning polar class is confident enough. Text that does not read like a
+chat message to us (news, posts about third parties), where a chat-trained model over-reads
+polarity, is negative only when it reports trouble with the service or anger about it, and
+otherwise neutral.
 
 Everything here is plain Python and scikit-learn; `bot.nlp.sentiment_component` wraps it for Rasa.
 """
