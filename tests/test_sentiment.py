@@ -82,6 +82,8 @@ def model(lemmatizer: Lemmatizer) -> SentimentModel:
         ("Ich möchte eine Beschwerde loswerden", NEGATIVE),  # a complaint without emotional words
         ("Wie lange soll ich denn noch auf meine Gutschrift warten?!", NEGATIVE),  # exasperated demand
         ("Heute kam die Zeitung wieder nicht, zum vierten Mal diesen Monat", NEGATIVE),
+        ("Unglaublich, wie lange man hier auf einen Techniker wartet", NEGATIVE),
+        ("Mit diesem ständigen Ruckeln kann ich so nicht arbeiten", NEGATIVE),
         ("Der Router verbindet sich nicht mit dem WLAN", NEUTRAL),  # a plain fault report
         ("Fünf Sterne, gerne wieder", POSITIVE),  # a high rating
         ("Mit Ihnen war ich immer zufrieden, danke dafür", POSITIVE),

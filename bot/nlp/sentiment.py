@@ -170,6 +170,9 @@ _NEGATIVE_PHRASES = re.compile(
     r"schlechter geht'?s nicht|nicht (?:mehr|länger) (?:\w+ ){0,2}kunden?\b|kein kunde mehr|loswerden|los werden|"
     r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b|"
     r"\b(?:akzeptiere|akzeptieren|hinnehmen|lasse)\b[^.!?]{0,25}\bnicht\b|nicht (?:akzeptieren|hinnehmen)\b|"
+    # "Unglaublich, wie …" as an exclamation; "so kann ich nicht arbeiten"
+    r"\b(?:unglaublich|unfassbar|unmöglich)(?=\s*[,.!]|,? wie\b)|\bso (?:\w+ )?(?:kann|können) (?:ich|man|wir) nicht\b|"
+    r"\bso (?:\w+ ){0,3}nicht (?:arbeiten|leben|weiter\w*)\b|"
     # a low rating: one or two stars or points, "eine 1"
     r"^\W*(?:nur |eine? |ne |glatte )?(?:1|2|eins|zwei|ein stern)\W*(?:$|stern|punkt|von)|\b(?:1|2|ein|zwei) (?:von (?:5|fünf) )?(?:stern|sterne|punkte?)\b"
 )
