@@ -85,6 +85,11 @@ def model(lemmatizer: Lemmatizer) -> SentimentModel:
         ("Unglaublich, wie lange man hier auf einen Techniker wartet", NEGATIVE),
         ("Mit diesem ständigen Ruckeln kann ich so nicht arbeiten", NEGATIVE),
         ("Der Router verbindet sich nicht mit dem WLAN", NEUTRAL),  # a plain fault report
+        # long chat messages are still chat: the model decides, not the stricter rule for public posts
+        ("Ich bin seit zehn Jahren Kunde bei Ihnen und jetzt erhöhen Sie zum dritten Mal die Preise, ohne dass"
+         " sich irgendetwas am Service verbessert hat", NEGATIVE),
+        ("Vielen herzlichen Dank an die Mitarbeiterin von gestern, sie hat sich wirklich viel Zeit genommen und"
+         " mir alles sehr geduldig erklärt, einfach klasse", POSITIVE),
         ("Fünf Sterne, gerne wieder", POSITIVE),  # a high rating
         ("Mit Ihnen war ich immer zufrieden, danke dafür", POSITIVE),
     ],

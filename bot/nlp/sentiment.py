@@ -414,7 +414,7 @@ class SentimentConfig:
     hand_weight: float = 1.0
     min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.5, POSITIVE: 0.4})
     other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.2, POSITIVE: 1.0})
-    chat_max_words: int = 15
+    chat_max_words: int = 30
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
