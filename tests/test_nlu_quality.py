@@ -22,7 +22,7 @@ MINIMUM = {
     "intent macro F1": 0.875,  # 0.895
     "out-of-scope recall": 0.86,  # 0.883
 }
-MINIMUM_SENTIMENT_NEGATIVE_F1 = 0.88  # measured 0.906 after the second sentiment round (docs/sentiment.md)
+MINIMUM_SENTIMENT_NEGATIVE_F1 = 0.89  # measured 0.912 after the second sentiment round (docs/sentiment.md)
 
 
 @pytest.fixture(scope="module")
