@@ -9,10 +9,11 @@ A multinomial logistic regression over three kinds of evidence:
   sarcasm markers ("na super, schon wieder", "danke für nichts"), emoji and emoticon polarity,
   ALL CAPS and repeated "!!!" / "???".
 
-A calibrated decision rule turns the probabilities into a label: the model leaves "neutral" only
-when the winning polar class is confident enough, with a stricter minimum for text that does not
-read like a chat message to us (news, posts about third parties), where a chat-trained model
-over-reads polarity.
+A calibrated decision rule turns the probabilities into a label: in a chat message the model leaves
+"neutral" only when the winning polar class is confident enough. Text that does not read like a
+chat message to us (news, posts about third parties), where a chat-trained model over-reads
+polarity, is negative only when it reports trouble with the service or anger about it, and
+otherwise neutral.
 
 Everything here is plain Python and scikit-learn; `bot.nlp.sentiment_component` wraps it for Rasa.
 """
@@ -124,12 +125,13 @@ POSITIVE_WORDS = frozenset("""
 gut gute guter gutes gutt super supi toll tolle toller tolles tollen klasse prima perfekt perfekte
 zufrieden zufriedener zufriedenen dankbar hilfreich hilfreiche hilfsbereit weitergeholfen gerne
 freundlich freundliche freundlicher nett nette netter top spitze genial großartig großartige hervorragend
-ausgezeichnet exzellent exzellenter wunderbar begeistert begeistern freuen freue freut froh glücklich
+ausgezeichnet exzellent exzellenter wunderbar begeistert begeistern freuen freue freu freut froh glücklich
 lob loben empfehlen empfehle empfohlen kompetent kompetente fair faire kulant kulanz stabil zuverlässig
 einwandfrei unkompliziert schön schöne schöner cool nice geil lieben liebe mögen gefallen gefällt
 bestens beste besten besser erleichtert überzeugt überzeugen geklappt gelöst gerettet klappt läuft
 angenehm attraktiv günstig günstiger pünktlich schnell schnelle professionell hammer respekt
-great awesome excellent thanks
+great awesome excellent thanks thank thx merci lecker fantastisch freude erfreut entspannt
+reibungslos problemlos erleichterung
 """.split())
 NEGATIVE_WORDS = frozenset("""
 schlecht schlechte schlechter schlechtes schlechten schlechteste schlechtester mies miese mieses
@@ -139,7 +141,7 @@ wut verärgert genervt nervig nerven nervt unzufrieden unzufriedener unfähig un
 unhöflich inakzeptabel unzumutbar zumutung lächerlich peinlich scheiße scheiss mist schrott kacke hassen
 hasse furchtbar schrecklich grauenhaft grottenschlecht kaputt ausfall ausfälle störung störungen
 problem probleme ständig dauernd frust frustriert frustrierend chaos ätzend nutzlos unmöglich
-unprofessionell fassungslos schockiert belogen betrogen verarscht witz saftladen armutszeugnis
+unprofessionell fassungslos schockiert belogen betrogen verarscht saftladen armutszeugnis
 trauerspiel satt schlimm schlimmer schlimmste leider schade verspätung verspätet ausgefallen
 wartezeit warteschleife beschwerde beschweren dreist ignoriert abgezockt nervtötend langsam lahm
 reklamation mangelhaft ungenügend übel blöd blöde blöder doof dumm dämlich verdammt krass ewig ewigkeit
@@ -147,7 +149,8 @@ schnauze reicht reicht's unfassbar bereue bereuen ausrasten kragen anwalt verbra
 beleidigung ausreden unhöflich theater vertrauen verschwenden verschwendet schrott stinksauer abraten
 beklagen meckern dürftig zumutbar unerhört skandal skandalös mangel ungerechtfertigt falsch fehler
 idioten idiot lügen lüge gelogen unzuverlässig unbrauchbar überteuert teurer teuer wucher
-bad worst terrible awful sucks horrible
+bad worst terrible awful sucks horrible traurig liebeskummer sorgen krank ärgernis unfair
+ungerecht verspätungen zugausfall überfüllt dreckig
 """.split())
 GREETINGS = frozenset({"guten", "gute", "schönen", "schöne", "schönes"})
 GREETING_NOUNS = frozenset({"tag", "morgen", "abend", "nacht", "wochenende", "tach"})
@@ -163,17 +166,28 @@ _NEGATIVE_PHRASES = re.compile(
     r"\bich bin raus\b|\bbin ich weg\b|\bwie immer\b|\btypisch\b|unter aller|hinten und vorne|"
     r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
-    r"nichts (?:passiert|getan|tut sich)|das fass|ein witz|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
-    r"schlechter geht'?s nicht"
+    r"nichts (?:passiert|getan|tut sich)|das fass|\bein witz\b|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
+    r"schlechter geht'?s nicht|nicht (?:mehr|länger) (?:\w+ ){0,2}kunden?\b|kein kunde mehr|loswerden|los werden|"
+    r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b|"
+    r"\b(?:akzeptiere|akzeptieren|hinnehmen|lasse)\b[^.!?]{0,25}\bnicht\b|nicht (?:akzeptieren|hinnehmen)\b|"
+    # "Unglaublich, wie …" as an exclamation; "so kann ich nicht arbeiten"
+    r"\b(?:unglaublich|unfassbar|unmöglich)(?=\s*[,.!]|,? wie\b)|\bso (?:\w+ )?(?:kann|können) (?:ich|man|wir) nicht\b|"
+    r"\bso (?:\w+ ){0,3}nicht (?:arbeiten|leben|weiter\w*)\b|"
+    # a low rating: one or two stars or points, "eine 1"
+    r"^\W*(?:nur |eine? |ne |glatte )?(?:1|2|eins|zwei|ein stern)\W*(?:$|stern|punkt|von)|\b(?:1|2|ein|zwei) (?:von (?:5|fünf) )?(?:stern|sterne|punkte?)\b"
 )
 _POSITIVE_PHRASES = re.compile(
     r"zu schätzen|große hilfe|weiter so|gut beraten|macht (?:richtig |echt )?spaß|im gegenteil|"
     r"\b(?:hat|hats|hat's) (?:alles )?(?:gut |super |prima |wunderbar )?(?:geklappt|funktioniert)|"
-    r"\balles (?:gut|bestens|super|prima)\b|kann (?:mich )?nicht (?:meckern|beklagen)|\bpasst\b"
+    r"\balles (?:gut|bestens|super|prima)\b|kann (?:mich )?nicht (?:meckern|beklagen)|\bpasst\b|"
+    # a high rating: four or five stars or points, "eine glatte Fünf"
+    r"^\W*(?:eine? |ne |glatte |klare |volle )*(?:4|5|vier|fünf)\W*$|\b(?:4|5|vier|fünf) (?:von (?:5|fünf) )?(?:sterne|punkte)\b|"
+    r"\b(?:glatte|klare|volle) (?:4|5|vier|fünf)\b"
 )
 # The same trouble again: "schon wieder", "zum dritten Mal", "seit zwei Wochen".
 _PERSISTENCE = re.compile(
     r"\b(?:schon wieder|immer noch|noch immer|immer wieder|wieder mal|schon zum|ständig|dauernd|jedes mal|"
+    r"die ganze zeit|immer (?:beim|wenn|nach)|mal wieder|"
     r"zum (?:\w+ten|\d+\.) mal|\w+mal (?:angerufen|geschrieben|erklärt|gemeldet)|"
     r"seit (?:\d+|zwei|drei|vier|fünf|sechs|mehreren|vielen|etlichen) (?:tagen|wochen|monaten|stunden))\b"
 )
@@ -186,6 +200,9 @@ _SARCASM = [
     re.compile(p) for p in (
         r"\bna (?:super|toll|klasse|prima|bravo|großartig|herrlich|wunderbar|spitze|bestens)\b",
         r"\bdanke? (?:auch )?(?:für|fuer) (?:gar |rein gar )?(?:nichts|nix)\b",
+        # praise for something nobody likes: "Danke für die tolle Preiserhöhung"
+        rf"\b{_PRAISE}\w*\s+(?:\w+\s+)?(?:preis)?(?:erhöhung|nachzahlung|mahnung|warteschleife|wartezeit|"
+        r"störung|verspätung|ausfall|abbuchung|kündigungsfrist)\b",
         rf"^\W*{_PRAISE}\W+(?:jetzt|nun|und jetzt)\b[^.!?]{{0,40}}\b{_TROUBLE}",
         r"\b(?:kein|keine|keinen|nicht|nie|niemand|schon wieder|wieder)\b[^!?]{0,80}"
         rf"\b{_PRAISE} ?(?:service|leistung|gemacht|arbeit|job)\b",
@@ -388,13 +405,15 @@ class SentimentConfig:
 
     `min_confidence` applies to chat messages; `other_min_confidence` to text that does not read
     like a message to us (links, @mentions, retweets, forum replies, more than `chat_max_words`
-    words), where polar words far more often describe something else than the customer's mood.
+    words), where polar words far more often describe something else than the writer's view of the
+    service. Such text is negative only when it reports trouble with the service (`reports_trouble`:
+    delays, cancellations, breakdowns) and its negative probability exceeds the minimum.
     """
 
-    c: float = 4.0
-    hand_weight: float = 0.5
-    min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.4, POSITIVE: 0.4})
-    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.8, POSITIVE: 1.0})
+    c: float = 2.0
+    hand_weight: float = 1.0
+    min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.5, POSITIVE: 0.4})
+    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.2, POSITIVE: 1.0})
     chat_max_words: int = 30
 
     @classmethod
@@ -414,6 +433,23 @@ class SentimentConfig:
 
 
 _NOT_TO_US = re.compile(r"https?://|www\.|(?:^|\s)[@#]\w|^\W*RT\b|^\W*(?:Re|AW|WG|Fwd?):", re.IGNORECASE)
+
+
+# Trouble with a service, as a public post reports it: delays, cancelled or failed services,
+# breakdowns, overcrowding, missed connections, or the writer's plain anger about it.
+_TROUBLE_REPORT = re.compile(
+    r"verspät\w*|\bausf[aä]ll\w*|\b(?:fällt|fallen|fiel|fielen) (?:\w+ )?aus\b|ausgefallen|störung\w*|"
+    r"stellwerk\w*|\bdefekt\w*|kaputt\w*|überfüllt\w*|gestrichen|verpasst|stillstand|\bchaos\b|zu spät|"
+    r"\bkeine? (?:anschluss|info\w*|durchsage)|"
+    # or plain anger and disgust about it
+    r"\b(?:nerv\w*|ärger\w*|frechheit|katastroph\w*|zumutung|unverschämt\w*|sauer|wütend|genervt|dreck\w*|schmutzig)\b",
+    re.IGNORECASE,
+)
+
+
+def reports_trouble(text: str) -> bool:
+    """True when the text mentions a delay, a cancellation, a breakdown or similar trouble, or anger."""
+    return bool(_TROUBLE_REPORT.search(text))
 
 
 def reads_like_chat(text: str, *, max_words: int) -> bool:
@@ -530,9 +566,17 @@ class SentimentModel:
         """The calibrated rule: a polar label only when it wins and clears its minimum confidence."""
         best = max(LABELS, key=lambda label: probabilities[label])
         chat = reads_like_chat(text, max_words=self.config.chat_max_words)
-        thresholds = self.config.min_confidence if chat else self.config.other_min_confidence
-        if best != NEUTRAL and probabilities[best] <= thresholds[best]:
-            best = NEUTRAL
+        if chat:
+            if best != NEUTRAL and probabilities[best] <= self.config.min_confidence[best]:
+                best = NEUTRAL
+        else:
+            # A post about the service is a public complaint when it reports trouble; otherwise the
+            # chat-trained model's polar reading of news and third-party posts is not trusted.
+            thresholds = self.config.other_min_confidence
+            if reports_trouble(text) and probabilities[NEGATIVE] > thresholds[NEGATIVE]:
+                best = NEGATIVE
+            elif best != POSITIVE or probabilities[POSITIVE] <= thresholds[POSITIVE]:
+                best = NEUTRAL
         return Sentiment(best, probabilities[best])
 
     def predict_many(self, texts: Sequence[str]) -> list[Sentiment]:
