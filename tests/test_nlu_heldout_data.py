@@ -28,6 +28,11 @@ def _training_texts() -> set[str]:
     return texts
 
 
+def _sentiment_training_texts() -> set[str]:
+    lines = (PROJECT_ROOT / "data" / "sentiment" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return {_normalised(line.split("\t", 1)[0]) for line in lines if line.strip()}
+
+
 def _domain_intents() -> set[str]:
     return set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
 
@@ -57,6 +62,13 @@ def test_no_evaluation_message_is_in_the_training_data(path: Path) -> None:
     training = _training_texts()
     leaked = [m.text for m in load_labelled_messages(path) if _normalised(m.text) in training]
     assert leaked == [], f"{path.parent.name} messages found in data/nlu (remove them from the training data): {leaked}"
+
+
+@pytest.mark.parametrize("path", [HELDOUT_PATH, TEST_SET_PATH], ids=["dev", "test"])
+def test_no_evaluation_message_is_in_the_sentiment_training_data(path: Path) -> None:
+    training = _sentiment_training_texts()
+    leaked = [m.text for m in load_labelled_messages(path) if _normalised(m.text) in training]
+    assert leaked == [], f"{path.parent.name} messages found in data/sentiment/train.tsv (remove them): {leaked}"
 
 
 def test_the_test_set_shares_no_message_with_the_dev_set() -> None:
