@@ -20,23 +20,25 @@ from bot.evaluation.parsing import quiet_rasa_logging
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
 
+# 0.02 below what `python -m bot.cli evaluate` measured for the model of 2026-11-24 (one message of a
+# class with 60 examples moves recall by about 0.016, so one flip passes and two fail).
 MINIMUM_DEV = {
     "cancel_contract recall": 0.945,  # measured 0.967
     "cancel_contract precision": 0.96,  # 0.983
-    "complain recall": 0.83,  # 0.851
-    "complain precision": 0.89,  # 0.909
-    "intent macro F1": 0.90,  # 0.924
-    "out-of-scope recall": 0.86,  # 0.867 (kept at its earlier minimum)
+    "complain recall": 0.85,  # 0.872
+    "complain precision": 0.93,  # 0.953
+    "intent macro F1": 0.94,  # 0.961
+    "out-of-scope recall": 0.91,  # 0.933
 }
-MINIMUM_TEST = {  # set when the test set was written (before the NLU improvements of that round)
-    "cancel_contract recall": 0.73,  # measured 0.750
-    "cancel_contract precision": 0.92,  # 0.944
-    "complain recall": 0.77,  # 0.792
-    "complain precision": 0.82,  # 0.844
-    "intent macro F1": 0.81,  # 0.838
-    "out-of-scope recall": 0.84,  # 0.860
+MINIMUM_TEST = {
+    "cancel_contract recall": 0.905,  # measured 0.926
+    "cancel_contract precision": 0.96,  # 0.984
+    "complain recall": 0.85,  # 0.875
+    "complain precision": 0.89,  # 0.913
+    "intent macro F1": 0.88,  # 0.905
+    "out-of-scope recall": 0.82,  # 0.842
 }
-MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.67, "test": 0.68}  # measured 0.691 and 0.708
+MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.88, "test": 0.76}  # measured 0.907 and 0.787
 
 
 @pytest.fixture(scope="module")
