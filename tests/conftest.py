@@ -8,9 +8,10 @@ shown when that server cannot be reached.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -18,6 +19,7 @@ from bot.records.catalog import ensure_catalog
 from bot.records.database import make_engine, transaction
 from bot.records.migrations import upgrade_to_head
 from bot.records.models import Base
+from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_DATABASE = os.environ.get("TEST_PG_DATABASE", "retention_test")
@@ -74,3 +76,17 @@ def sqlite_database_url(sqlite_url: str) -> str:
     """An empty SQLite records database, for tests where the backend does not matter."""
     empty_tables(sqlite_url)
     return sqlite_url
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+    """The Rasa and action servers on free ports and a fresh seeded SQLite database, once per test module."""
+    workdir = tmp_path_factory.mktemp("assistant")
+    with running_assistant(seeded_records(workdir), workdir, web_app=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield http

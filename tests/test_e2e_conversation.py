@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -29,23 +28,9 @@ from bot.records.models import (
 )
 from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import german_date
-from tests.servers import RunningAssistant, running_assistant, seeded_records
+from tests.servers import RunningAssistant, running_assistant
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
-    workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = seeded_records(workdir)
-    with running_assistant(url, workdir, web_app=False) as running:
-        yield running
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield http
 
 
 class Chat:

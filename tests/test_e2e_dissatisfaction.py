@@ -6,9 +6,6 @@ the records.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import select
@@ -17,24 +14,10 @@ from actions.dissatisfaction import ACKNOWLEDGE, ACKNOWLEDGE_WITH_PRIORITY
 from bot.assistant.dissatisfaction import VERY_DISSATISFIED_AT
 from bot.records.database import transaction
 from bot.records.models import ConversationInsight, Customer, HandoffRequest
-from tests.servers import RunningAssistant, running_assistant, seeded_records
+from tests.servers import RunningAssistant
 from tests.test_e2e_conversation import Chat
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
-    workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = seeded_records(workdir)
-    with running_assistant(url, workdir, web_app=False) as running:
-        yield running
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield http
 
 
 async def _conversation(chat: Chat, *texts: str) -> list[list[dict]]:

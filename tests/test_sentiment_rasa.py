@@ -5,8 +5,6 @@ Loads models/retention.tar.gz (trained by `python -m bot.cli train`, which scrip
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +15,7 @@ from bot.cli import MODEL_PATH
 from bot.nlp.sentiment import LABELS, NEGATIVE, NEUTRAL, POSITIVE, train_model
 from bot.nlp.sentiment_component import SENTIMENT, SentimentAnalyzer
 from bot.settings import PROJECT_ROOT
-from tests.servers import RunningAssistant, running_assistant, seeded_records
+from tests.servers import RunningAssistant
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +58,6 @@ def test_component_handles_empty_text_and_payloads() -> None:
     labels = [m.get(SENTIMENT)["label"] for m in messages]
     assert labels == [NEUTRAL, NEUTRAL, NEUTRAL, NEGATIVE]
     assert all(SENTIMENT in m.as_dict(only_output_properties=True) for m in messages)
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
-    workdir: Path = tmp_path_factory.mktemp("assistant")
-    url = seeded_records(workdir, customers=5)
-    with running_assistant(url, workdir, web_app=False) as running:
-        yield running
 
 
 @pytest.mark.e2e
