@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.evaluation.datasets import load_sentiment_examples
+from bot.evaluation.sentiment_model import cross_validate, evaluate, latency_ms, main
 from bot.nlp.sentiment import (
     LABELS,
     NEGATIVE,
@@ -15,13 +17,9 @@ from bot.nlp.sentiment import (
     SentimentConfig,
     SentimentDataError,
     SentimentModel,
-    cross_validate,
-    evaluate,
     judgeable,
-    latency_ms,
     lexicon_scores,
     read_examples,
-    read_labelled,
     reads_like_chat,
     reports_trouble,
     tokenize,
@@ -215,7 +213,7 @@ def test_evaluation_counts_per_class(model: SentimentModel, tmp_path: Path) -> N
     path = tmp_path / "check.tsv"
     path.write_text('id\tsentiment\ttext\n1\tnegative\tDas ist eine "Frechheit"!!!\n'
                     "2\tneutral\tWann endet mein Vertrag?\n3\tpositive\tSuper, vielen Dank!\n", encoding="utf-8")
-    examples = read_labelled(path)
+    examples = load_sentiment_examples(path)
     assert examples[0].text == 'Das ist eine "Frechheit"!!!'
     result = evaluate(model, examples)
     assert result.count == 3
@@ -237,6 +235,19 @@ def test_broken_training_files_are_reported(tmp_path: Path, content: str, messag
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SentimentDataError, match=message.replace("(", r"\(")):
         read_examples(path)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("text\tsentiment\nSuper\tgreat\n", "line 2: sentiment must be one of"),
+    ("satz\tklasse\nSuper\tpositive\n", "line 1: the header needs a 'text'"),
+    ("id\tsentiment\ttext\n1\tpositive\n", "line 2: expected 3 tab-separated columns"),
+])
+def test_measuring_a_broken_file_says_which_line_and_trains_nothing(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     content: str, message: str) -> None:
+    path = tmp_path / "check.tsv"
+    path.write_text(content, encoding="utf-8")
+    assert main([str(path), "--train", str(tmp_path / "no-such-training-file.tsv")]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_unseen_own_examples_are_mostly_right(lemmatizer: Lemmatizer) -> None:

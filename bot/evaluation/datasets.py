@@ -68,6 +68,29 @@ def load_labelled_messages(path: Path) -> list[LabelledMessage]:
     return messages
 
 
+def load_sentiment_examples(path: Path) -> list[SentimentExample]:
+    """Any tab-separated file whose header names a `text` and a `label` or `sentiment` column
+    (the project's sentiment training file, GermEval, the held-out sets)."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None) or []
+        label_column = "label" if "label" in header else "sentiment"
+        if "text" not in header or label_column not in header:
+            raise DatasetError(f"{path}, line 1: the header needs a 'text' and a 'label' or 'sentiment' column")
+        text_at, label_at = header.index("text"), header.index(label_column)
+        examples = []
+        for row in reader:
+            if not row or row == [""]:
+                continue
+            if len(row) <= max(text_at, label_at):
+                raise DatasetError(f"{path}, line {reader.line_num}: expected {len(header)} tab-separated columns")
+            _check_sentiment(path, reader.line_num, row[label_at])
+            examples.append(SentimentExample(text=row[text_at], sentiment=row[label_at]))
+    return examples
+
+
 def load_germeval(path: Path) -> list[SentimentExample]:
     """GermEval 2017 (subtask B): columns `id`, `relevance`, `sentiment`, `text`; all documents."""
     examples = []

@@ -15,7 +15,8 @@ chat message to us (news, posts about third parties), where a chat-trained model
 polarity, is negative only when it reports trouble with the service or anger about it, and
 otherwise neutral.
 
-Everything here is plain Python and scikit-learn; `bot.nlp.sentiment_component` wraps it for Rasa.
+Everything here is plain Python and scikit-learn; `bot.nlp.sentiment_component` wraps it for Rasa, and
+`bot.evaluation.sentiment_model` measures it (`python -m bot.evaluation.sentiment_model`).
 """
 from __future__ import annotations
 
@@ -23,8 +24,6 @@ import csv
 import logging
 import math
 import re
-import statistics
-import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -621,139 +620,3 @@ def train_model(path: Path, config: SentimentConfig | None = None,
                 lemmatizer: Lemmatizer | None = None) -> SentimentModel:
     """Read the labelled examples at `path` and fit a model on all of them."""
     return SentimentModel(config, lemmatizer).fit(read_examples(path))
-
-
-# --- measuring ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Micro-F1 (= accuracy for one label per text), per-class F1 and the confusion counts."""
-
-    count: int
-    accuracy: float
-    f1: dict[str, float]
-    confusion: dict[str, dict[str, int]]  # gold label -> predicted label -> count
-
-    def summary(self) -> str:
-        per_class = ", ".join(f"{label} F1 {self.f1[label]:.3f}" for label in LABELS)
-        return f"{self.count} texts: micro-F1 {self.accuracy:.3f}; {per_class}"
-
-
-def evaluate(model: SentimentModel, examples: Sequence[Example]) -> Evaluation:
-    predicted = [s.label for s in model.predict_many([e.text for e in examples])]
-    return _compare([e.label for e in examples], predicted)
-
-
-def cross_validate(examples: Sequence[Example], *, folds: int = 5, config: SentimentConfig | None = None,
-                   lemmatizer: Lemmatizer | None = None) -> Evaluation:
-    """Stratified k-fold estimate on the project's own examples (each predicted by a model not trained on it)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    lemmatizer = lemmatizer or Lemmatizer.from_spacy_lookups()
-    predicted = [""] * len(examples)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    for train_rows, test_rows in splitter.split(list(examples), [e.label for e in examples]):
-        model = SentimentModel(config, lemmatizer).fit([examples[i] for i in train_rows])
-        labels = model.predict_many([examples[i].text for i in test_rows])
-        for row, sentiment in zip(test_rows, labels, strict=True):
-            predicted[row] = sentiment.label
-    return _compare([e.label for e in examples], predicted)
-
-
-def _compare(gold: Sequence[str], predicted: Sequence[str]) -> Evaluation:
-    confusion = {label: dict.fromkeys(LABELS, 0) for label in LABELS}
-    for expected, label in zip(gold, predicted, strict=True):
-        confusion[expected][label] += 1
-    f1: dict[str, float] = {}
-    for label in LABELS:
-        true_positive = confusion[label][label]
-        gold_total = sum(confusion[label].values())
-        predicted_total = sum(confusion[other][label] for other in LABELS)
-        f1[label] = 2 * true_positive / (gold_total + predicted_total) if true_positive else 0.0
-    correct = sum(confusion[label][label] for label in LABELS)
-    return Evaluation(len(gold), correct / len(gold) if gold else 0.0, f1, confusion)
-
-
-def read_labelled(path: Path) -> list[Example]:
-    """A tab-separated file with a header naming a `text` column and a `label` or `sentiment` column.
-
-    Quote characters are text, not CSV quoting (GermEval texts contain them).
-    """
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    header = rows[0] if rows else []
-    label_column = "label" if "label" in header else "sentiment"
-    if "text" not in header or label_column not in header:
-        raise SentimentDataError(f"{path}: the header needs a 'text' and a 'label' or 'sentiment' column")
-    text_at, label_at = header.index("text"), header.index(label_column)
-    examples = []
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(text_at, label_at) or row[label_at] not in LABELS:
-            raise SentimentDataError(f"{path}:{number}: expected a text and one of {', '.join(LABELS)}")
-        examples.append(Example(row[text_at], row[label_at]))
-    return examples
-
-
-def latency_ms(model: SentimentModel, texts: Sequence[str]) -> float:
-    """Median time of one single-message prediction, in milliseconds."""
-    timings = []
-    for text in texts:
-        started = time.perf_counter()
-        model.predict(text)
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
-
-
-def pipeline_latency_ms(model_path: Path, texts: Sequence[str]) -> tuple[float, list[str]]:
-    """Median time of one whole NLU parse by the trained Rasa model, and the sentiment labels it gave."""
-    import asyncio
-
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model_path))
-
-    async def parse_all() -> tuple[list[float], list[str]]:
-        timings, labels = [], []
-        for text in texts:
-            started = time.perf_counter()
-            result = await agent.parse_message(text)
-            timings.append((time.perf_counter() - started) * 1000)
-            labels.append(result.get("sentiment", NO_SENTIMENT.as_dict())["label"])
-        return timings, labels
-
-    timings, labels = asyncio.run(parse_all())
-    return statistics.median(timings), labels
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.nlp.sentiment FILE...`: train on the project's examples, measure on each FILE."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m bot.nlp.sentiment", description=main.__doc__)
-    parser.add_argument("files", nargs="*", type=Path, help="tab-separated: text and label (or sentiment)")
-    parser.add_argument("--cross-validate", action="store_true", help="5-fold estimate on the training file")
-    parser.add_argument("--train", type=Path, default=Path("data/sentiment/train.tsv"))
-    parser.add_argument("--rasa-model", type=Path, help="also time the whole NLU pipeline of this trained model")
-    arguments = parser.parse_args(argv)
-    if arguments.cross_validate:
-        result = cross_validate(read_examples(arguments.train))
-        print(f"5-fold cross-validation on {arguments.train}: {result.summary()}")
-        print(f"  confusion (gold -> predicted): {result.confusion}")
-    model = train_model(arguments.train)
-    for path in arguments.files:
-        examples = read_labelled(path)
-        result = evaluate(model, examples)
-        print(f"{path}: {result.summary()}")
-        print(f"  confusion (gold -> predicted): {result.confusion}")
-        sample = [e.text for e in examples[:500]]
-        print(f"  sentiment model latency per message (p50): {latency_ms(model, sample):.2f} ms")
-        if arguments.rasa_model:
-            median, labels = pipeline_latency_ms(arguments.rasa_model, sample[:300])
-            agree = sum(a == s.label for a, s in zip(labels, model.predict_many(sample[:300]), strict=True))
-            print(f"  whole NLU pipeline latency per message (p50): {median:.2f} ms;"
-                  f" labels equal to this run's model: {agree}/{len(labels)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
