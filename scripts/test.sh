@@ -15,7 +15,7 @@ printf '\n==> Rasa data validation\n'
 .venv/bin/rasa data validate --data data --domain domain.yml --config config.yml --fail-on-warnings
 
 printf '\n==> Conversation test stories\n'
-.venv/bin/rasa test core --model models/retention.tar.gz --stories tests/test_stories.yml \
+.venv/bin/rasa test core --model models/retention.tar.gz --stories tests/stories \
   --fail-on-prediction-errors --out results/stories
 
 printf '\n==> pytest\n'
