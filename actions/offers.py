@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
-from actions.requests import cancel_and_confirm
+from actions.requests import ask_which_contract, cancel_and_confirm, which_contracts
 from bot.assistant.cancellation import accept_offer
 from bot.assistant.replies import Reply
 from bot.settings import Settings
@@ -27,12 +27,18 @@ class ActionAcceptOffer(RecordsAction):
         if customer_id is None or not code or not tracker.get_slot("offer_pending"):
             send(dispatcher, NO_OPEN_OFFER)
             return []
+        target = await which_contracts(settings, tracker, customer_id, "cancellation")
+        if len(target.contract_ids) != 1:  # the offer was made for one chosen contract; never guess which
+            send(dispatcher, NO_OPEN_OFFER)
+            return [SlotSet("offer_pending", False), SlotSet("offer_code", None)]
+        contract_id = target.contract_ids[0]
         moment = now()
         reply = await in_records(settings, lambda s: accept_offer(
-            s, customer_id=customer_id, offer_code=code, reason=tracker.get_slot("cancellation_reason"),
-            conversation_id=tracker.sender_id, now=moment))
+            s, customer_id=customer_id, contract_id=contract_id, offer_code=code,
+            reason=tracker.get_slot("cancellation_reason"), conversation_id=tracker.sender_id, now=moment))
         send(dispatcher, reply)
-        return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None)]
+        return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None),
+                SlotSet("contract_number", None)]
 
 
 class ActionDeclineOffer(RecordsAction):
@@ -47,5 +53,8 @@ class ActionDeclineOffer(RecordsAction):
         if customer_id is None:
             send(dispatcher, NO_OPEN_OFFER)
             return [SlotSet("offer_pending", False)]
+        target = await which_contracts(settings, tracker, customer_id, "cancel_now")
+        if target.ask:
+            return ask_which_contract("cancel_now")
         return await cancel_and_confirm(dispatcher, tracker, settings, customer_id,
-                                        tracker.get_slot("cancellation_reason"))
+                                        tracker.get_slot("cancellation_reason"), target.contract_ids)

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
 from bot.assistant import service_answers
-from bot.assistant.cancellation import cancel_contract, propose_offer
+from bot.assistant.cancellation import cancel_contract, cancel_contracts, propose_offer
+from bot.assistant.contract_choice import CONTRACT_REQUESTS, ContractsInQuestion, contracts_in_question
 from bot.assistant.mail import deliver
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
 from bot.assistant.verification import MAX_ATTEMPTS
@@ -27,7 +28,7 @@ REQUEST_OF_INTENT = {
     "cancel_contract": "cancellation",
     "cancel_now": "cancel_now",
 }
-FORMS = ("verification_form", "cancellation_form")
+FORMS = ("verification_form", "cancellation_form", "contract_choice_form")
 
 NOT_VERIFIED = Reply(
     "Ich konnte Sie leider nicht identifizieren. Aus Sicherheitsgründen versuche ich es in diesem Gespräch nicht "
@@ -79,15 +80,26 @@ class ActionServeRequest(RecordsAction):
         moment = now()
         today = moment.date()
         events: list[dict[str, Any]] = [SlotSet("pending_request", None)]
-        if request == "cancellation":
+        target = ContractsInQuestion()
+        if request in CONTRACT_REQUESTS:
+            target = await which_contracts(settings, tracker, customer_id, request)
+            if target.ask:
+                return ask_which_contract(request)
+            if not target.contract_ids:
+                send(dispatcher, service_answers.NO_CONTRACT)
+                return events + [SlotSet("contract_number", None)]
+        if request == "cancellation" and len(target.contract_ids) == 1:
+            contract_id = target.contract_ids[0]
             proposal = await in_records(settings, lambda s: propose_offer(
-                s, customer_id=customer_id, reason=reason, today=today))
+                s, customer_id=customer_id, contract_id=contract_id, reason=reason, today=today))
             if proposal is not None:
                 send(dispatcher, proposal.reply)
-                return events + [SlotSet("offer_code", proposal.offer_code), SlotSet("offer_pending", True)]
-            request = "cancel_now"  # nothing fits: cancel at once
-        if request == "cancel_now":
-            return events + await cancel_and_confirm(dispatcher, tracker, settings, customer_id, reason)
+                # The contract stays chosen: accepting or declining acts on exactly this one.
+                return events + [SlotSet("offer_code", proposal.offer_code), SlotSet("offer_pending", True),
+                                 SlotSet("contract_number", target.contract_numbers[0])]
+        if request in ("cancellation", "cancel_now"):  # nothing fits, or several contracts: cancel at once
+            return events + await cancel_and_confirm(dispatcher, tracker, settings, customer_id, reason,
+                                                     target.contract_ids)
 
         answers = {
             "ask_contract": service_answers.contract_answer,
@@ -96,7 +108,11 @@ class ActionServeRequest(RecordsAction):
             "pause_contract": service_answers.pause_answer,
         }
         if request in answers:
-            reply = await in_records(settings, lambda s: answers[request](s, customer_id=customer_id, today=today))
+            contract_id = target.contract_ids[0]
+            reply = await in_records(settings, lambda s: answers[request](
+                s, customer_id=customer_id, contract_id=contract_id, today=today))
+            if not tracker.get_slot("offer_pending"):  # an open offer keeps its contract
+                events.append(SlotSet("contract_number", None))
         elif request == "report_problem":
             text = _triggering_text(tracker)
             reply = await in_records(settings, lambda s: service_answers.report_problem(
@@ -110,6 +126,20 @@ class ActionServeRequest(RecordsAction):
         return events
 
 
+async def which_contracts(settings: Settings, tracker: Tracker, customer_id: int,
+                          request: str) -> ContractsInQuestion:
+    """The contract(s) the request is about, as chosen in this request (slot contract_number)."""
+    chosen = tracker.get_slot("contract_number")
+    return await in_records(settings, lambda s: contracts_in_question(
+        s, customer_id=customer_id, request=request, chosen=chosen))
+
+
+def ask_which_contract(request: str) -> list[dict[str, Any]]:
+    """Open the form that asks which contract is meant; the request waits in pending_request."""
+    return [SlotSet("pending_request", request), SlotSet("contract_number", None),
+            ActiveLoop("contract_choice_form")]
+
+
 def _triggering_text(tracker: Tracker) -> str:
     """The text of the latest user message that stated a request (not the postcode typed afterwards)."""
     for event in reversed(tracker.events):
@@ -121,18 +151,26 @@ def _triggering_text(tracker: Tracker) -> str:
 
 
 async def cancel_and_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
-                             customer_id: int, reason: str | None) -> list[dict[str, Any]]:
-    """Cancel (recording a declined offer if one was open), commit, then send the confirmation e-mail."""
+                             customer_id: int, reason: str | None,
+                             contract_ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Cancel the chosen contract(s) (recording a declined offer if one was open), commit, then send the e-mail."""
     moment = now()
     declined = tracker.get_slot("offer_code") if tracker.get_slot("offer_pending") else None
-    done = await in_records(settings, lambda s: cancel_contract(
-        s, customer_id=customer_id, reason=reason, conversation_id=tracker.sender_id,
-        declined_offer_code=declined, now=moment, company=settings.company_name))
+    if len(contract_ids) == 1:
+        done = await in_records(settings, lambda s: cancel_contract(
+            s, customer_id=customer_id, contract_id=contract_ids[0], reason=reason,
+            conversation_id=tracker.sender_id, declined_offer_code=declined, now=moment,
+            company=settings.company_name))
+    else:
+        done = await in_records(settings, lambda s: cancel_contracts(
+            s, customer_id=customer_id, contract_ids=contract_ids, reason=reason,
+            conversation_id=tracker.sender_id, now=moment, company=settings.company_name))
     # The cancellation is committed at this point; only now does the confirmation go out.
     if done.outbox_email_id is not None:
         await _deliver_quietly(settings, done.outbox_email_id)
     send(dispatcher, done.reply)
-    return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None)]
+    return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None),
+            SlotSet("contract_number", None)]
 
 
 async def _deliver_quietly(settings: Settings, outbox_email_id: int) -> None:

@@ -100,7 +100,7 @@ def test_bill_answer_from_the_records(sqlite_database_url: str) -> None:
             item.contract_id = record.id
             session.add(item)
         session.flush()
-        text = bill_answer(session, customer_id=customer.id, today=today).text
+        text = bill_answer(session, customer_id=customer.id, contract_id=record.id, today=today).text
     assert "nächste Abbuchung ist voraussichtlich am 15.12.2026" in text
     assert "fällig seit 15.10.2026" in text and "Zuletzt abgebucht: 29,99 € am 15.09.2026" in text
     assert all(d >= today for d in _dates_after("nächste Abbuchung", text))

@@ -138,8 +138,38 @@ def test_personas_have_exactly_the_documented_values(database_url: str) -> None:
                 assert customer.complaints == []
 
     assert {p.customer_number: (p.name, p.postcode, p.birth_date) for p in PERSONAS} == {
-        number: (f"{values[0]} {values[1]}", values[3], values[4]) for number, values in EXPECTED_PERSONAS.items()
+        number: (f"{values[0]} {values[1]}", values[3], values[4])
+        for number, values in {**EXPECTED_PERSONAS, **EXPECTED_TWO_CONTRACT_PERSONAS}.items()
     }
+
+
+EXPECTED_TWO_CONTRACT_PERSONAS = {
+    # number: (first, last, email, postcode, birth, segment, since, [(contract, plan, start, term end)])
+    "K100006": ("Thomas", "Richter", "thomas.richter@mail.example", "04109", date(1979, 6, 21), "standard",
+                date(2021, 11, 15), [("V10000006", "MOBIL_M", date(2021, 11, 15), date(2023, 11, 15)),
+                                     ("V10000016", "DSL_100", date(2023, 7, 15), date(2025, 7, 15))]),
+    "K100007": ("Elena", "Hoffmann", "elena.hoffmann@mail.example", "70173", date(1994, 1, 7), "premium",
+                date(2021, 1, 15), [("V10000007", "MOBIL_L", date(2024, 1, 15), date(2026, 1, 15)),
+                                    ("V10000017", "FIBER_1000", date(2024, 7, 15), date(2026, 7, 15))]),
+}
+
+
+def test_two_personas_have_a_mobile_and_an_internet_contract(database_url: str) -> None:
+    _seed(database_url, seed=1234)
+    with transaction(database_url) as session:
+        for number, expected in EXPECTED_TWO_CONTRACT_PERSONAS.items():
+            customer = session.scalars(select(Customer).where(Customer.customer_number == number)).one()
+            first, last, email, postcode, birth, segment, since, contracts = expected
+            assert (customer.first_name, customer.last_name, customer.email, customer.postcode,
+                    customer.birth_date, customer.segment, customer.customer_since) == (
+                first, last, email, postcode, birth, segment, since)
+            assert sorted((c.contract_number, c.plan.code, c.start_date, c.minimum_term_end)
+                          for c in customer.contracts) == contracts
+            assert {(c.status, c.monthly_price_cents == PLAN_PRICES[c.plan.code], c.notice_period_months)
+                    for c in customer.contracts} == {("active", True, 1)}
+            assert {c.plan.category for c in customer.contracts} == {"mobile", "internet"}
+            assert all(session.scalars(select(Invoice).where(Invoice.contract_id == c.id)).all()
+                       for c in customer.contracts)
 
 
 def test_persona_terms_follow_add_months_at_the_end_of_a_month(database_url: str) -> None:

@@ -6,16 +6,18 @@ offer is made per cancellation.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.assistant.mail import queue_email
 from bot.assistant.replies import CANCEL_NOW, TALK_TO_HUMAN, Button, Reply
 from bot.assistant.service_answers import NO_CONTRACT, current_monthly_price
 from bot.records.models import CANCELLED, PAUSED, Cancellation, Contract, Customer, Invoice, OfferDecision
-from bot.records.queries import active_plans, cancellation_for_contract, current_contract, offer_catalog
+from bot.records.queries import active_plans, cancellation_for_contract, offer_catalog
 from bot.retention.dates import add_months, effective_cancellation_date, months_between
 from bot.retention.formatting import euro, german_date
 from bot.retention.offers import OfferChoice, choose_offer
@@ -38,11 +40,13 @@ class CancellationDone:
     outbox_email_id: int | None
 
 
-def _customer_and_contract(session: Session, customer_id: int) -> tuple[Customer, Contract | None]:
+def _customer_and_contract(session: Session, customer_id: int, contract_id: int) -> tuple[Customer, Contract | None]:
+    """The customer and the contract the request is about; None for a contract that is not theirs."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise LookupError(f"customer {customer_id} does not exist; verify the customer again")
-    return customer, current_contract(session, customer_id=customer_id)
+    contract = session.get(Contract, contract_id)
+    return customer, contract if contract is not None and contract.customer_id == customer.id else None
 
 
 def _already_cancelled_reply(session: Session, contract: Contract) -> Reply:
@@ -91,9 +95,10 @@ def _choice_for(session: Session, customer: Customer, contract: Contract, reason
                         catalog=offer_catalog(session), plans=active_plans(session), today=today)
 
 
-def propose_offer(session: Session, *, customer_id: int, reason: str | None, today: date) -> Proposal | None:
-    """The one offer for this cancellation, or None when nothing fits (then cancel at once)."""
-    customer, contract = _customer_and_contract(session, customer_id)
+def propose_offer(session: Session, *, customer_id: int, contract_id: int, reason: str | None,
+                  today: date) -> Proposal | None:
+    """The one offer for cancelling this contract, or None when nothing fits (then cancel at once)."""
+    customer, contract = _customer_and_contract(session, customer_id, contract_id)
     if contract is None or contract.status == CANCELLED:
         return None
     choice = _choice_for(session, customer, contract, reason, today)
@@ -133,11 +138,11 @@ def _apply(session: Session, choice: OfferChoice, contract: Contract, today: dat
     return "Wir melden uns zur Umzugsplanung per E-Mail bei Ihnen."
 
 
-def accept_offer(session: Session, *, customer_id: int, offer_code: str, reason: str | None,
+def accept_offer(session: Session, *, customer_id: int, contract_id: int, offer_code: str, reason: str | None,
                  conversation_id: str, now: datetime) -> Reply:
-    """Apply the offer that was made, record the decision and confirm."""
+    """Apply the offer that was made for this contract, record the decision and confirm."""
     today = now.date()
-    customer, contract = _customer_and_contract(session, customer_id)
+    customer, contract = _customer_and_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
     choice = _choice_for(session, customer, contract, reason, today)
@@ -175,15 +180,16 @@ def _confirmation_email(company: str, customer: Customer, contract: Contract, ca
     )
 
 
-def cancel_contract(session: Session, *, customer_id: int, reason: str | None, conversation_id: str,
-                    declined_offer_code: str | None, now: datetime, company: str,
-                    channel: str = "chat") -> CancellationDone:
-    """Cancel the customer's current contract, record it, queue the confirmation e-mail, and confirm.
+def cancel_contract(session: Session, *, customer_id: int, contract_id: int, reason: str | None,
+                    conversation_id: str, declined_offer_code: str | None, now: datetime, company: str,
+                    channel: str = "chat", queue_confirmation: bool = True) -> CancellationDone:
+    """Cancel this contract of the customer, record it, queue the confirmation e-mail, and confirm.
 
     A declined offer is recorded as such. The caller commits before the e-mail is delivered.
+    `queue_confirmation=False` leaves the e-mail to the caller (`cancel_contracts` sends one for all).
     """
     today = now.date()
-    customer, contract = _customer_and_contract(session, customer_id)
+    customer, contract = _customer_and_contract(session, customer_id, contract_id)
     if contract is None:
         return CancellationDone(NO_CONTRACT, None)
     if contract.status == CANCELLED:
@@ -201,9 +207,11 @@ def cancel_contract(session: Session, *, customer_id: int, reason: str | None, c
     session.add(cancellation)
     contract.status = CANCELLED
     contract.cancellation_effective_date = effective
-    email = queue_email(session, recipient=customer.email,
-                        subject=f"Bestätigung Ihrer Kündigung {cancellation.confirmation_number}",
-                        body=_confirmation_email(company, customer, contract, cancellation), now=now)
+    email = None
+    if queue_confirmation:
+        email = queue_email(session, recipient=customer.email,
+                            subject=f"Bestätigung Ihrer Kündigung {cancellation.confirmation_number}",
+                            body=_confirmation_email(company, customer, contract, cancellation), now=now)
     session.flush()
     reply = Reply(
         f"Ihr Vertrag {contract.contract_number} ({contract.plan.name}) ist gekündigt. Er endet am "
@@ -211,4 +219,60 @@ def cancel_contract(session: Session, *, customer_id: int, reason: str | None, c
         f"Die Bestätigung in Textform senden wir an {_mask_email(customer.email)}. "
         "Kann ich sonst noch etwas für Sie tun?"
     )
-    return CancellationDone(reply, email.id)
+    return CancellationDone(reply, email.id if email is not None else None)
+
+
+def _combined_confirmation_email(company: str, customer: Customer,
+                                 cancelled: Sequence[tuple[Contract, Cancellation]]) -> str:
+    lines = "".join(f"- Vertrag {contract.contract_number} ({contract.plan.name}): endet am "
+                    f"{german_date(cancellation.effective_date)}, Bestätigungsnummer "
+                    f"{cancellation.confirmation_number}\n" for contract, cancellation in cancelled)
+    return (
+        f"Guten Tag {customer.first_name} {customer.last_name},\n\n"
+        f"hiermit bestätigen wir den Eingang Ihrer Kündigung vom "
+        f"{german_date(cancelled[0][1].requested_at.date())} für folgende Verträge:\n"
+        f"{lines}"
+        f"Kundennummer: {customer.customer_number}\n\n"
+        f"Mit freundlichen Grüßen\nIhr Kundenservice von {company}\n"
+    )
+
+
+def cancel_contracts(session: Session, *, customer_id: int, contract_ids: Sequence[int], reason: str | None,
+                     conversation_id: str, now: datetime, company: str, channel: str = "chat") -> CancellationDone:
+    """Cancel each of these contracts ("Alle kündigen"), with one confirmation in the chat and one e-mail for all.
+
+    Each contract gets its own cancellation record and confirmation number, as if cancelled alone.
+    A contract that is already cancelled is named as such. The caller commits before the e-mail is delivered.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} does not exist; verify the customer again")
+    cancelled: list[tuple[Contract, Cancellation]] = []
+    other_lines: list[str] = []
+    for contract_id in contract_ids:
+        contract = session.get(Contract, contract_id)
+        already = contract is None or contract.customer_id != customer.id or contract.status == CANCELLED
+        done = cancel_contract(session, customer_id=customer_id, contract_id=contract_id, reason=reason,
+                               conversation_id=conversation_id, declined_offer_code=None, now=now,
+                               company=company, channel=channel, queue_confirmation=False)
+        if already:
+            other_lines.append(done.reply.text)
+            continue
+        cancellation = session.scalars(select(Cancellation).where(Cancellation.contract_id == contract_id)
+                                       .order_by(Cancellation.id.desc())).first()
+        cancelled.append((contract, cancellation))
+    if not cancelled:
+        return CancellationDone(Reply(" ".join(other_lines)) if other_lines else NO_CONTRACT, None)
+    email = queue_email(
+        session, recipient=customer.email,
+        subject="Bestätigung Ihrer Kündigung " + ", ".join(c.confirmation_number for _, c in cancelled),
+        body=_combined_confirmation_email(company, customer, cancelled), now=now)
+    session.flush()
+    lines = ["Ihre Verträge sind gekündigt:"]
+    lines.extend(f"- {contract.contract_number} ({contract.plan.name}): endet am "
+                 f"{german_date(cancellation.effective_date)}, Bestätigungsnummer {cancellation.confirmation_number}"
+                 for contract, cancellation in cancelled)
+    lines.extend(other_lines)
+    lines.append(f"Die Bestätigung in Textform senden wir an {_mask_email(customer.email)}. "
+                 "Kann ich sonst noch etwas für Sie tun?")
+    return CancellationDone(Reply("\n".join(lines)), email.id)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
 from bot.records.models import CANCELLED, ENDED, PAUSED, Complaint, Contract, Customer, Invoice
-from bot.records.queries import active_plans, current_contract, recent_invoices
+from bot.records.queries import active_plans, recent_invoices
 from bot.retention.dates import add_months, effective_cancellation_date, next_monthly_date
 from bot.retention.formatting import euro, german_date
 from bot.retention.offers import PAUSE_COOLDOWN_MONTHS
@@ -29,12 +29,18 @@ def current_monthly_price(contract: Contract, today: date) -> int:
     return contract.monthly_price_cents
 
 
+def _customer_contract(session: Session, customer_id: int, contract_id: int) -> Contract | None:
+    """The contract the question is about, when it is the customer's (see bot/assistant/contract_choice.py)."""
+    contract = session.get(Contract, contract_id)
+    return contract if contract is not None and contract.customer_id == customer_id else None
+
+
 def _months(n: int) -> str:
     return "1 Monat" if n == 1 else f"{n} Monate"
 
 
-def contract_answer(session: Session, *, customer_id: int, today: date) -> Reply:
-    contract = current_contract(session, customer_id=customer_id)
+def contract_answer(session: Session, *, customer_id: int, contract_id: int, today: date) -> Reply:
+    contract = _customer_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
     plan = contract.plan
@@ -66,8 +72,8 @@ def contract_answer(session: Session, *, customer_id: int, today: date) -> Reply
     return Reply(" ".join(lines))
 
 
-def bill_answer(session: Session, *, customer_id: int, today: date) -> Reply:
-    contract = current_contract(session, customer_id=customer_id)
+def bill_answer(session: Session, *, customer_id: int, contract_id: int, today: date) -> Reply:
+    contract = _customer_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
     invoices = recent_invoices(session, contract_id=contract.id)
@@ -121,8 +127,8 @@ def debit_lines(contract: Contract, invoices: list[Invoice], today: date) -> lis
     return lines
 
 
-def plan_change_answer(session: Session, *, customer_id: int, today: date) -> Reply:
-    contract = current_contract(session, customer_id=customer_id)
+def plan_change_answer(session: Session, *, customer_id: int, contract_id: int, today: date) -> Reply:
+    contract = _customer_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
     current = contract.plan
@@ -140,8 +146,8 @@ def plan_change_answer(session: Session, *, customer_id: int, today: date) -> Re
     return Reply("\n".join(lines), (TALK_TO_HUMAN, NO_THANKS))
 
 
-def pause_answer(session: Session, *, customer_id: int, today: date) -> Reply:
-    contract = current_contract(session, customer_id=customer_id)
+def pause_answer(session: Session, *, customer_id: int, contract_id: int, today: date) -> Reply:
+    contract = _customer_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
     if contract.status == CANCELLED:

@@ -51,8 +51,19 @@ class PersonaComplaint:
 
 
 @dataclass(frozen=True)
+class PersonaContract:
+    """A further active contract of a persona; month offsets are relative to `today`."""
+
+    contract_number: str
+    plan_code: str
+    start_months: int
+    term_end_months: int | None = None  # None: 24 months after the start
+    notice_period_months: int = 1
+
+
+@dataclass(frozen=True)
 class Persona(CustomerDetails):
-    """A fixed demo customer with one active contract; month offsets are relative to `today`."""
+    """A fixed demo customer with one active contract (or more); month offsets are relative to `today`."""
 
     customer_since_months: int
     contract_number: str
@@ -61,6 +72,7 @@ class Persona(CustomerDetails):
     term_end_months: int | None  # None: 24 months after the contract start
     notice_period_months: int = 1
     complaints: tuple[PersonaComplaint, ...] = ()
+    more_contracts: tuple[PersonaContract, ...] = ()
 
     @property
     def name(self) -> str:
@@ -103,6 +115,15 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("K100005", "Marie", "Keller", "marie.keller@mail.example", "01067", date(2001, 9, 15), "standard",
             customer_since_months=-4, contract_number="V10000005", plan_code="MOBIL_S",
             contract_start_months=None, term_end_months=None),
+    # Two running contracts each: every request about one contract asks which one is meant.
+    Persona("K100006", "Thomas", "Richter", "thomas.richter@mail.example", "04109", date(1979, 6, 21), "standard",
+            customer_since_months=-40, contract_number="V10000006", plan_code="MOBIL_M",
+            contract_start_months=None, term_end_months=None,
+            more_contracts=(PersonaContract("V10000016", "DSL_100", start_months=-20),)),
+    Persona("K100007", "Elena", "Hoffmann", "elena.hoffmann@mail.example", "70173", date(1994, 1, 7), "premium",
+            customer_since_months=-50, contract_number="V10000007", plan_code="MOBIL_L",
+            contract_start_months=-14, term_end_months=10,
+            more_contracts=(PersonaContract("V10000017", "FIBER_1000", start_months=-8),)),
 )
 
 
@@ -446,21 +467,33 @@ class _Generator:
         return sorted(complaints, key=lambda c: c.created_at)
 
 
-def _persona_records(persona: Persona, plan: Plan, today: date) -> tuple[Customer, Contract, list[Complaint]]:
+def _persona_records(persona: Persona, by_code: dict[str, Plan],
+                     today: date) -> tuple[Customer, list[Contract], list[Complaint]]:
     customer = Customer(customer_number=persona.customer_number, language="de",
                         **persona.customer_row(today).columns())
-    contract = Contract(
+    plan = by_code[persona.plan_code]
+    contracts = [Contract(
         contract_number=persona.contract_number, customer=customer, plan=plan,
         monthly_price_cents=plan.monthly_price_cents, start_date=persona.contract_start(today),
         minimum_term_end=persona.minimum_term_end(today), notice_period_months=persona.notice_period_months,
         status=ACTIVE, discount_percent=0,
-    )
+    )]
+    for more in persona.more_contracts:
+        plan = by_code[more.plan_code]
+        start = add_months(today, more.start_months)
+        contracts.append(Contract(
+            contract_number=more.contract_number, customer=customer, plan=plan,
+            monthly_price_cents=plan.monthly_price_cents, start_date=start,
+            minimum_term_end=add_months(start, 24) if more.term_end_months is None
+            else add_months(today, more.term_end_months),
+            notice_period_months=more.notice_period_months, status=ACTIVE, discount_percent=0,
+        ))
     complaints = [
         Complaint(customer=customer, created_at=datetime.combine(today - timedelta(days=c.days_ago), c.at),
                   category=c.category, description=c.description, resolved=c.resolved)
         for c in persona.complaints
     ]
-    return customer, contract, complaints
+    return customer, contracts, complaints
 
 
 def _existing_customer_count(session: Session) -> int:
@@ -498,10 +531,11 @@ def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, t
     contracts: list[Contract] = []
     complaints: list[Complaint] = []
     for persona in PERSONAS:
-        customer, contract, persona_complaints = _persona_records(persona, by_code[persona.plan_code], today)
+        customer, persona_contracts, persona_complaints = _persona_records(persona, by_code, today)
         customers.append(customer)
-        contracts.append(contract)
+        contracts.extend(persona_contracts)
         complaints.extend(persona_complaints)
+    persona_contract_count = len(contracts)
 
     rng = generator.rng
     generated = max(count - len(PERSONAS), 0)
@@ -543,7 +577,7 @@ def seed_demo_customers(session: Session, *, count: int = 300, seed: int = 42, t
     invoices: list[Invoice] = []
     for index, contract in enumerate(contracts):
         invoices.extend(generator.invoices(contract, billed_before=pause_starts.get(id(contract)),
-                                           may_be_overdue=index >= len(PERSONAS)))
+                                           may_be_overdue=index >= persona_contract_count))
     for contract, cancellation in cancellations:
         cancellation.contract_id = contract.id
         cancellation.customer_id = contract.customer.id
