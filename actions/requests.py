@@ -1,4 +1,5 @@
-"""action_serve_request: answer a request from the records, identifying the customer first if needed."""
+"""action_serve_request: answer a request from the records, identifying the customer first if needed and
+asking which contract it is about when the customer has several (bot/assistant/contract_choice.py)."""
 from __future__ import annotations
 
 from typing import Any

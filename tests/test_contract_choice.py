@@ -102,12 +102,12 @@ def test_question_shows_plan_and_number_as_buttons_and_all_only_for_cancelling()
     question = which_contract_question(BOTH, request="cancel_now")
     assert "Mobil M" in question.text and "V40000001" in question.text and "V40000002" in question.text
     payloads = [b.payload for b in question.buttons]
-    assert payloads == ['/choose_contract{"contract_number": "V40000001"}',
-                        '/choose_contract{"contract_number": "V40000002"}',
-                        '/choose_contract{"contract_number": "all"}']
+    assert payloads == ['/identify{"contract_number": "V40000001"}',
+                        '/identify{"contract_number": "V40000002"}',
+                        '/identify{"contract_number": "all"}']
     assert [b.title for b in question.buttons] == ["Mobil M (V40000001)", "Internet 100 (V40000002)",
                                                    "Alle kündigen"]
-    assert json.loads(payloads[0].removeprefix("/choose_contract")) == {"contract_number": "V40000001"}
+    assert json.loads(payloads[0].removeprefix("/identify")) == {"contract_number": "V40000001"}
     for request in ("ask_bill", "ask_contract", "pause_contract", "change_plan"):
         assert "Alle kündigen" not in [b.title for b in which_contract_question(BOTH, request=request).buttons]
 
@@ -204,7 +204,7 @@ async def test_the_chosen_contract_and_only_it_is_cancelled(records: str) -> Non
                                                DOMAIN) == {"contract_number": "V40000102"}
     dispatcher = CollectingDispatcher()
     await ActionServeRequest().run(dispatcher, tracker(
-        intent="choose_contract", latest_action="contract_choice_form",
+        intent="identify", latest_action="contract_choice_form",
         slots={**slots, "contract_number": "V40000102"}), DOMAIN)
     assert "V40000102" in _texts(dispatcher) and "ist gekündigt" in _texts(dispatcher)
     with transaction(records) as session:
@@ -230,7 +230,7 @@ async def test_offer_acceptance_and_decline_act_on_the_chosen_contract(records: 
              "pending_request": "cancellation", "contract_number": "V40000102"}
     dispatcher = CollectingDispatcher()
     events = await ActionServeRequest().run(dispatcher, tracker(
-        intent="choose_contract", latest_action="contract_choice_form", slots=slots), DOMAIN)
+        intent="identify", latest_action="contract_choice_form", slots=slots), DOMAIN)
     made = _slots(events)
     assert made["offer_code"] == "DOWNGRADE" and made["contract_number"] == "V40000102"
     assert "Internet 50" in _texts(dispatcher), "the offer is for the internet contract (Internet 100 → 50)"
@@ -248,7 +248,7 @@ async def test_offer_acceptance_and_decline_act_on_the_chosen_contract(records: 
     slots = {**slots, "contract_number": "V40000101"}
     dispatcher = CollectingDispatcher()
     made = _slots(await ActionServeRequest().run(dispatcher, tracker(
-        intent="choose_contract", latest_action="contract_choice_form", slots=slots), DOMAIN))
+        intent="identify", latest_action="contract_choice_form", slots=slots), DOMAIN))
     assert "Mobil M" in _texts(dispatcher)
     dispatcher = CollectingDispatcher()
     await ActionDeclineOffer().run(dispatcher, tracker(intent="deny", slots={**slots, **made}), DOMAIN)
@@ -267,7 +267,7 @@ async def test_service_answers_are_about_the_chosen_contract(records: str) -> No
     assert _loop(events) == "contract_choice_form" and dispatcher.messages == []
     dispatcher = CollectingDispatcher()
     events = await ActionServeRequest().run(dispatcher, tracker(
-        intent="choose_contract", latest_action="contract_choice_form",
+        intent="identify", latest_action="contract_choice_form",
         slots={**slots, "pending_request": "ask_contract", "contract_number": "V40000102"}), DOMAIN)
     assert "Internet 100" in _texts(dispatcher) and "Mobil L" not in _texts(dispatcher)
     assert _slots(events)["contract_number"] is None  # the choice ends with the request
@@ -286,7 +286,7 @@ async def test_cancel_all_cancels_each_with_one_confirmation(records: str) -> No
     customer_id, mobile_id, internet_id = _two_contract_customer(records)
     dispatcher = CollectingDispatcher()
     await ActionServeRequest().run(dispatcher, tracker(
-        intent="choose_contract", latest_action="contract_choice_form",
+        intent="identify", latest_action="contract_choice_form",
         slots={"verified_customer": float(customer_id), "pending_request": "cancel_now",
                "contract_number": ALL_CONTRACTS}), DOMAIN)
     text = _texts(dispatcher)

@@ -53,14 +53,14 @@ async def test_cancel_now_with_two_contracts_asks_which_and_cancels_only_that_on
     text = Chat.text(question)
     assert "V10000006" in text and "V10000016" in text, "both contracts must be shown"
     assert "gekündigt" not in text, "nothing may be cancelled before the customer chose"
-    assert set(Chat.buttons(question)) >= {'/choose_contract{"contract_number": "V10000006"}',
-                                           '/choose_contract{"contract_number": "V10000016"}',
-                                           '/choose_contract{"contract_number": "all"}'}
+    assert set(Chat.buttons(question)) >= {'/identify{"contract_number": "V10000006"}',
+                                           '/identify{"contract_number": "V10000016"}',
+                                           '/identify{"contract_number": "all"}'}
     with transaction(assistant.database_url) as session:
         assert session.scalars(select(Cancellation).where(Cancellation.conversation_id == chat.sender)).first() \
             is None
 
-    done = await chat.say('/choose_contract{"contract_number": "V10000006"}')
+    done = await chat.say('/identify{"contract_number": "V10000006"}')
     assert "V10000006" in Chat.text(done) and "ist gekündigt" in Chat.text(done)
     contracts = _contracts(assistant.database_url, "K100006")
     assert contracts["V10000006"].status == "cancelled"
@@ -123,8 +123,8 @@ async def test_cancel_all_cancels_both_with_one_email(assistant: RunningAssistan
     await chat.say("Jetzt kündigen")
     await chat.say("K100092")
     question = await chat.say("10119")
-    assert '/choose_contract{"contract_number": "all"}' in Chat.buttons(question)
-    done = await chat.say('/choose_contract{"contract_number": "all"}')
+    assert '/identify{"contract_number": "all"}' in Chat.buttons(question)
+    done = await chat.say('/identify{"contract_number": "all"}')
     text = Chat.text(done)
     assert "V10009201" in text and "V10009202" in text
 

@@ -26,6 +26,8 @@ from bot.records.queries import current_contract
 
 RUNNING_STATUSES = (ACTIVE, PAUSED)
 # The value of the contract_number slot (and the button payload) that means "all running contracts".
+# The buttons send the intent `identify` (the customer identifies the contract) with the entity
+# contract_number, which fills the slot only while contract_choice_form asks for it.
 ALL_CONTRACTS = "all"
 # Requests that act on one contract, and those of them for which "all" is a possible answer.
 CONTRACT_REQUESTS = ("cancellation", "cancel_now", "ask_contract", "ask_bill", "change_plan", "pause_contract")
@@ -170,10 +172,10 @@ def match_contract(text: str, options: Sequence[ContractOption], *, allow_all: b
 
 
 def _choice_button(option: ContractOption) -> Button:
-    return Button(option.label, "/choose_contract" + json.dumps({"contract_number": option.contract_number}))
+    return Button(option.label, "/identify" + json.dumps({"contract_number": option.contract_number}))
 
 
-CANCEL_ALL = Button("Alle kündigen", "/choose_contract" + json.dumps({"contract_number": ALL_CONTRACTS}))
+CANCEL_ALL = Button("Alle kündigen", "/identify" + json.dumps({"contract_number": ALL_CONTRACTS}))
 
 
 def which_contract_question(options: Sequence[ContractOption], *, request: str | None) -> Reply:
