@@ -175,6 +175,8 @@ async def cancel_and_confirm(dispatcher: CollectingDispatcher, tracker: Tracker,
 
 
 async def _deliver_quietly(settings: Settings, outbox_email_id: int) -> None:
+    """Try to send at once; if that fails, the e-mail stays queued and the delivery worker retries it."""
     import asyncio
+    from datetime import datetime, timezone
 
-    await asyncio.to_thread(deliver, settings, outbox_email_id=outbox_email_id, now=now())
+    await asyncio.to_thread(deliver, settings, outbox_email_id=outbox_email_id, now=datetime.now(timezone.utc))

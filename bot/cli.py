@@ -5,6 +5,7 @@
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        measure latency and throughput of the running assistant
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
+    python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
@@ -108,6 +109,7 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
             "--port", str(rasa_port), "--endpoints", str(endpoints), "--credentials", "credentials.yml",
         ],
         "web app": [PYTHON, "-m", "bot.web.app"],
+        "e-mail delivery": [PYTHON, "-m", "bot.outbox_worker"],
     }
 
 
@@ -131,6 +133,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
         f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
         f"  Rasa server (REST API):  http://127.0.0.1:{rasa_port}/webhooks/rest/webhook\n"
         f"  Action server:           http://127.0.0.1:{action_port}/health\n"
+        "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
         "Press Ctrl-C to stop.\n", flush=True,
     )
     stopping = False
@@ -177,6 +180,54 @@ def import_csv(settings: Settings, path: Path) -> int:
         return 2
     print(f"Imported {path}: {report}")
     return 0
+
+
+def outbox(settings: Settings, *, deliver_now: bool) -> int:
+    """Print the e-mails that are not delivered yet; exit 1 while any of them has failed a try."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.assistant.mail import deliver_waiting, waiting_emails
+    from bot.records.database import transaction
+
+    try:
+        if deliver_now:
+            if not settings.smtp_host:
+                print("SMTP_HOST is not set: there is no mail server to deliver to.", file=sys.stderr)
+                return 2
+            result = deliver_waiting(settings, now=datetime.now(timezone.utc), force=True)
+            print(f"Delivery tried now: {result.sent} sent, {result.failed} failed.")
+        with transaction(settings.database_url) as session:
+            waiting = waiting_emails(session)
+    except SQLAlchemyError as error:
+        print(f"The records database at DATABASE_URL cannot be read: {error.__class__.__name__}", file=sys.stderr)
+        return 2
+    server = f"{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else "none (SMTP_HOST not set)"
+    print(f"{len(waiting)} e-mail(s) not delivered; mail server: {server}")
+    for email in waiting:
+        line = (f"  #{email.id} to {email.recipient} \"{email.subject}\", queued {_berlin(email.created_at)}, "
+                f"{email.attempts} tr{'y' if email.attempts == 1 else 'ies'}")
+        if email.last_error:
+            line += f", next try {_berlin(email.next_attempt_at)}, last error: {email.last_error}"
+        print(line)
+    stuck = [email for email in waiting if email.last_error]
+    if stuck:
+        print(f"{len(stuck)} e-mail(s) failed to send: check the mail server; they are retried automatically "
+              "while the assistant runs, or now with --deliver.")
+    return 1 if stuck else 0
+
+
+def _berlin(moment: datetime | None) -> str:
+    """A stored UTC time as Berlin local time, for people reading the command's output."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    if moment is None:
+        return "now"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return f"{moment.astimezone(ZoneInfo('Europe/Berlin')):%d.%m.%Y %H:%M:%S %Z}"
 
 
 HELDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_heldout" / "messages.tsv"  # the dev set: used for error analysis
@@ -232,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                                  help="the held-out set used for error analysis")
     evaluate_parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "nlu_evaluation.md")
     evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
+    outbox_parser = commands.add_parser("outbox", help="list the e-mails not delivered yet")
+    outbox_parser.add_argument("--deliver", action="store_true", help="try every waiting e-mail now")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -252,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_benchmark(url=args.url or settings.rasa_url, users=args.users,
                              conversations=args.conversations, output=args.output)
+    elif args.command == "outbox":
+        return outbox(settings, deliver_now=args.deliver)
     elif args.command == "evaluate":
         return evaluate(settings, model=args.model, test=args.test, dev=args.dev, markdown=args.output,
                         json_path=args.json)

@@ -31,6 +31,19 @@ def _env_int(name: str, default: int, env: Mapping[str, str]) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
 def _env_bool(name: str, default: bool, env: Mapping[str, str]) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -54,6 +67,11 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "kundenservice@nordstern-telekom.example"
+    # Failed e-mail deliveries are retried after base, 2 × base, 4 × base … seconds, at most max; the
+    # delivery worker looks for due e-mails every poll interval.
+    outbox_retry_base_seconds: float = 30.0
+    outbox_retry_max_seconds: float = 3600.0
+    outbox_poll_seconds: float = 5.0
     spacy_model_path: Path = PROJECT_ROOT / "models" / "spacy_de"
     # Where Rasa keeps conversations (SQLAlchemy URL), its lock store (redis:// URL, or in memory when
     # unset) and its event broker (amqp:// URL for RabbitMQ, or none when unset).
@@ -83,6 +101,9 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_starttls=_env_bool("SMTP_STARTTLS", defaults.smtp_starttls, env),
             mail_from=env.get("MAIL_FROM") or defaults.mail_from,
+            outbox_retry_base_seconds=_env_float("OUTBOX_RETRY_BASE_SECONDS", defaults.outbox_retry_base_seconds, env),
+            outbox_retry_max_seconds=_env_float("OUTBOX_RETRY_MAX_SECONDS", defaults.outbox_retry_max_seconds, env),
+            outbox_poll_seconds=_env_float("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, env),
             spacy_model_path=Path(env.get("SPACY_MODEL_PATH") or defaults.spacy_model_path),
             tracker_store_url=env.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
             lock_store_url=env.get("LOCK_STORE_URL") or None,

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.records.types import UtcDateTime
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -214,7 +216,11 @@ class SatisfactionRating(Base):
 
 
 class OutboxEmail(Base):
-    """Every e-mail the assistant sends; sent_at stays empty while no SMTP server is configured."""
+    """Every e-mail the assistant sends; sent_at stays empty while no SMTP server is configured.
+
+    A failed delivery is retried with backoff (bot.assistant.mail): `attempts` counts the tries,
+    `next_attempt_at` is when the next may start (empty: now), `last_error` says why the last one failed.
+    """
 
     __tablename__ = "outbox_emails"
 
@@ -224,3 +230,6 @@ class OutboxEmail(Base):
     body = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False)
     sent_at = Column(DateTime, nullable=True)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at = Column(UtcDateTime, nullable=True, index=True)
+    last_error = Column(String(300), nullable=True)
