@@ -1,0 +1,135 @@
+"""When the assistant cannot identify a customer: the lock across conversations, and cancelling anyway.
+
+The counting and locking are in bot/assistant/verification_limits.py, the cancellation without
+verification in bot/assistant/cancellation_requests.py; these actions only connect them to the chat.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.common import RecordsAction, in_records, send
+from bot.assistant.cancellation_requests import clean_name, looks_like_email, submit_cancellation_request
+from bot.assistant.mail import deliver
+from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
+from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number
+from bot.assistant.verification_limits import active_lock, client_key
+from bot.settings import Settings, get_settings
+
+CANCEL_WITHOUT_VERIFICATION = Button("Kündigung ohne Identifizierung absenden", "/cancel_without_verification")
+CANCELLING = ("cancellation", "cancel_now")
+REQUEST_SLOTS = ("cancellation_request_name", "cancellation_request_number", "cancellation_request_email")
+
+NOT_VERIFIED = Reply(
+    "Ich konnte Sie leider nicht identifizieren. Aus Sicherheitsgründen versuche ich es in diesem Gespräch nicht "
+    "noch einmal. Eine Mitarbeiterin oder ein Mitarbeiter hilft Ihnen gern weiter.",
+    (TALK_TO_HUMAN, NO_THANKS),
+)
+# Said alike for a number lock and a client lock, and for numbers that exist and that do not.
+LOCKED = Reply(
+    "Ich kann Sie hier im Chat leider nicht identifizieren: Nach mehreren erfolglosen Versuchen ist die "
+    "Identifizierung aus Sicherheitsgründen vorübergehend gesperrt. Eine Mitarbeiterin oder ein Mitarbeiter hilft "
+    "Ihnen gern weiter.",
+    (TALK_TO_HUMAN, NO_THANKS),
+)
+CANCEL_ANYWAY = (
+    " Kündigen können Sie trotzdem jederzeit: Senden Sie Ihre Kündigung mit Ihrem Namen, Ihrer Kundennummer und "
+    "der E-Mail-Adresse ab, die bei uns hinterlegt ist. Wir bestätigen den Eingang an diese Adresse."
+)
+
+
+def not_verified_reply(*, locked: bool, cancelling: bool) -> Reply:
+    """Why the assistant stops identifying, with a human; for a cancellation, the way to cancel anyway."""
+    reply = LOCKED if locked else NOT_VERIFIED
+    if not cancelling:
+        return reply
+    return Reply(reply.text + CANCEL_ANYWAY, (CANCEL_WITHOUT_VERIFICATION, TALK_TO_HUMAN))
+
+
+def client_of(tracker: Tracker) -> str:
+    """The client key: the peer address a channel put into the message metadata, else the conversation."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    address = metadata.get("client_address") if isinstance(metadata, dict) else None
+    return client_key(address, tracker.sender_id)
+
+
+async def lock_holds(tracker: Tracker, customer_number: str | None) -> bool:
+    """Whether verification is locked now for this number or for this conversation's client."""
+    moment = datetime.now(timezone.utc)
+    client = client_of(tracker)
+    return await in_records(get_settings(), lambda s: active_lock(
+        s, customer_number=customer_number, client=client, now=moment) is not None)
+
+
+def locked_out() -> dict[str, Any]:
+    """Slots that end the verification form as locked (action_serve_request then says so)."""
+    return {"customer_id": None, "verification_secret": None, "verification_failures": float(MAX_ATTEMPTS),
+            "verification_locked": True}
+
+
+class ValidateUnverifiedCancellationForm(FormValidationAction):
+    """Name, customer number and e-mail address for a cancellation without verification; each checked alone."""
+
+    def name(self) -> str:
+        return "validate_unverified_cancellation_form"
+
+    def validate_cancellation_request_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                           domain: dict[str, Any]) -> dict[str, Any]:
+        name = clean_name(str(value) if value is not None else None)
+        if name is None:
+            dispatcher.utter_message(text="Bitte nennen Sie mir Ihren Vor- und Nachnamen.")
+        return {"cancellation_request_name": name}
+
+    def validate_cancellation_request_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                             domain: dict[str, Any]) -> dict[str, Any]:
+        number = normalise_customer_number(str(value) if value is not None else None)
+        if number is None:
+            dispatcher.utter_message(text="Das sieht nicht wie eine Kundennummer aus. Sie beginnt mit K und hat "
+                                          "sechs Ziffern, zum Beispiel K123456. Sie finden sie auf jeder Rechnung.")
+        return {"cancellation_request_number": number}
+
+    def validate_cancellation_request_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                            domain: dict[str, Any]) -> dict[str, Any]:
+        email = looks_like_email(str(value) if value is not None else None)
+        if email is None:
+            dispatcher.utter_message(text="Das sieht nicht wie eine E-Mail-Adresse aus. Bitte nennen Sie die "
+                                          "Adresse, die bei uns hinterlegt ist, zum Beispiel name@beispiel.de.")
+        return {"cancellation_request_email": email}
+
+
+class ActionSubmitCancellationRequest(RecordsAction):
+    """Record the cancellation as received, confirm receipt in the chat; the e-mail goes to the address on file."""
+
+    def name(self) -> str:
+        return "action_submit_cancellation_request"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                  settings: Settings) -> list[dict[str, Any]]:
+        name, number, email = (tracker.get_slot(slot) for slot in REQUEST_SLOTS)
+        cleared = [SlotSet(slot, None) for slot in REQUEST_SLOTS]
+        if not (name and number and email):  # the form was left before it was complete
+            dispatcher.utter_message(response="utter_anything_else")
+            return cleared
+        moment = datetime.now(timezone.utc)
+        receipt = await in_records(settings, lambda s: submit_cancellation_request(
+            s, customer_number=number, name=name, email=email, conversation_id=tracker.sender_id, now=moment,
+            company=settings.company_name))
+        # Recorded and committed; only now does the confirmation of receipt go out.
+        if receipt.outbox_email_id is not None:
+            await asyncio.to_thread(deliver, settings, outbox_email_id=receipt.outbox_email_id,
+                                    now=_outbox_now(moment))
+        send(dispatcher, receipt.reply)
+        return cleared + [SlotSet("pending_request", None)]
+
+
+def _outbox_now(moment: datetime) -> datetime:
+    from bot.records.models import OutboxEmail
+    from bot.records.types import UtcDateTime
+
+    return moment if isinstance(OutboxEmail.__table__.c.sent_at.type, UtcDateTime) else moment.replace(tzinfo=None)
