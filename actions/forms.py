@@ -84,7 +84,9 @@ class ValidateVerificationForm(FormValidationAction):
             dispatcher.utter_message(text="Bitte nennen Sie Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum "
                                           "im Format TT.MM.JJJJ.")
             return {"verification_secret": None}
-        number = tracker.get_slot("customer_id")
+        number = normalise_customer_number(tracker.get_slot("customer_id"))
+        if number is None:
+            return {"verification_secret": None}  # the form asks for the customer number first
         settings = get_settings()
         moment = datetime.now(timezone.utc)
         try:

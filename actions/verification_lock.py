@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.common import RecordsAction, in_records, send
-from bot.assistant.cancellation_requests import clean_name, looks_like_email, submit_cancellation_request
+from bot.assistant.cancellation_requests import clean_contact, clean_name, looks_like_email, submit_cancellation_request
 from bot.assistant.mail import deliver
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number
@@ -24,7 +24,7 @@ from bot.settings import Settings, get_settings
 
 CANCEL_WITHOUT_VERIFICATION = Button("Kündigung ohne Identifizierung absenden", "/cancel_without_verification")
 CANCELLING = ("cancellation", "cancel_now")
-REQUEST_SLOTS = ("cancellation_request_name", "cancellation_request_number", "cancellation_request_email")
+REQUEST_SLOTS = ("cancellation_request_name", "cancellation_request_number", "cancellation_request_contact")
 
 NOT_VERIFIED = Reply(
     "Ich konnte Sie leider nicht identifizieren. Aus Sicherheitsgründen versuche ich es in diesem Gespräch nicht "
@@ -74,7 +74,7 @@ def locked_out() -> dict[str, Any]:
 
 
 class ValidateUnverifiedCancellationForm(FormValidationAction):
-    """Name, customer number and e-mail address for a cancellation without verification; each checked alone."""
+    """Name, customer number and e-mail or postal address for a cancellation without verification; each checked."""
 
     def name(self) -> str:
         return "validate_unverified_cancellation_form"
@@ -94,13 +94,14 @@ class ValidateUnverifiedCancellationForm(FormValidationAction):
                                           "sechs Ziffern, zum Beispiel K123456. Sie finden sie auf jeder Rechnung.")
         return {"cancellation_request_number": number}
 
-    def validate_cancellation_request_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                            domain: dict[str, Any]) -> dict[str, Any]:
-        email = looks_like_email(str(value) if value is not None else None)
-        if email is None:
-            dispatcher.utter_message(text="Das sieht nicht wie eine E-Mail-Adresse aus. Bitte nennen Sie die "
-                                          "Adresse, die bei uns hinterlegt ist, zum Beispiel name@beispiel.de.")
-        return {"cancellation_request_email": email}
+    def validate_cancellation_request_contact(self, value: Any, dispatcher: CollectingDispatcher,
+                                              tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        contact = clean_contact(str(value) if value is not None else None)
+        if contact is None:
+            dispatcher.utter_message(text="Das sieht weder wie eine E-Mail-Adresse (zum Beispiel name@beispiel.de) "
+                                          "noch wie eine Anschrift mit Postleitzahl aus. Bitte nennen Sie die "
+                                          "E-Mail-Adresse oder die Anschrift, die bei uns hinterlegt ist.")
+        return {"cancellation_request_contact": contact}
 
 
 class ActionSubmitCancellationRequest(RecordsAction):
@@ -111,15 +112,17 @@ class ActionSubmitCancellationRequest(RecordsAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
                   settings: Settings) -> list[dict[str, Any]]:
-        name, number, email = (tracker.get_slot(slot) for slot in REQUEST_SLOTS)
+        name, number, contact = (tracker.get_slot(slot) for slot in REQUEST_SLOTS)
         cleared = [SlotSet(slot, None) for slot in REQUEST_SLOTS]
-        if not (name and number and email):  # the form was left before it was complete
+        if not (name and number and contact):  # the form was left before it was complete
             dispatcher.utter_message(response="utter_anything_else")
             return cleared
+        email = looks_like_email(contact)
+        postal_address = None if email else contact
         moment = datetime.now(timezone.utc)
         receipt = await in_records(settings, lambda s: submit_cancellation_request(
-            s, customer_number=number, name=name, email=email, conversation_id=tracker.sender_id, now=moment,
-            company=settings.company_name))
+            s, customer_number=number, name=name, email=email, postal_address=postal_address,
+            conversation_id=tracker.sender_id, now=moment, company=settings.company_name))
         # Recorded and committed; only now does the confirmation of receipt go out.
         if receipt.outbox_email_id is not None:
             await asyncio.to_thread(deliver, settings, outbox_email_id=receipt.outbox_email_id,

@@ -163,16 +163,24 @@ async def test_a_locked_customer_can_still_cancel_and_the_receipt_goes_only_to_t
     await other.say(f"{first_name} {last_name}")
     await other.say("K100005")
     other_receipt = await other.text("jemand@fremd.example")
+    # Not knowing the e-mail address, the customer gives the postal address (its postcode is on file).
+    by_post = Chat(client, lock_assistant)
+    await by_post.say("/cancel_without_verification")
+    await by_post.say(f"{first_name} {last_name}")
+    await by_post.say("K100005")
+    post_receipt = await by_post.text("Lindenweg 4, 01067 Dresden")
+    assert "eingegangen" in post_receipt and on_file not in post_receipt
 
     with transaction(url) as session:
         rows = {r.conversation_id: r for r in session.scalars(select(CancellationRequest))}
-        mine, theirs = rows[chat.sender], rows[other.sender]
+        mine, theirs, posted = rows[chat.sender], rows[other.sender], rows[by_post.sender]
+        assert posted.customer_id == customer.id and posted.postal_address == "Lindenweg 4, 01067 Dresden"
         assert mine.customer_id == customer.id and mine.status == "received" and mine.customer_number == "K100005"
         assert theirs.customer_id is None and theirs.email == "jemand@fremd.example"
         assert mine.reference in receipt and theirs.reference in other_receipt
         mails = session.scalars(select(OutboxEmail).where(OutboxEmail.subject.contains("Eingangsbestätigung"))).all()
-        assert [m.recipient for m in mails] == [on_file]
-        assert mine.reference in mails[0].subject
+        assert [m.recipient for m in mails] == [on_file, on_file]
+        assert mine.reference in mails[0].subject and posted.reference in mails[1].subject
         assert not session.scalars(select(OutboxEmail).where(OutboxEmail.recipient == "jemand@fremd.example")).all()
         assert session.scalars(select(Cancellation).where(Cancellation.customer_id == customer.id)).first() is None, \
             "an agent checks it first; nothing is cancelled on unverified data"

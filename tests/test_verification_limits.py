@@ -247,12 +247,16 @@ def test_each_value_of_the_cancellation_form_is_checked() -> None:
         "cancellation_request_number": "K400001"}
     assert form.validate_cancellation_request_number("weiß nicht", d, tracker(), DOMAIN) == {
         "cancellation_request_number": None}
-    assert form.validate_cancellation_request_email("meine ist erika@mail.example", d, tracker(), DOMAIN) == {
-        "cancellation_request_email": "erika@mail.example"}
-    assert form.validate_cancellation_request_email("erika at mail", d, tracker(), DOMAIN) == {
-        "cancellation_request_email": None}
+    assert form.validate_cancellation_request_contact("meine ist erika@mail.example", d, tracker(), DOMAIN) == {
+        "cancellation_request_contact": "erika@mail.example"}
+    assert form.validate_cancellation_request_contact("Am  Markt 3,\n 10115 Berlin", d, tracker(), DOMAIN) == {
+        "cancellation_request_contact": "Am Markt 3, 10115 Berlin"}
+    assert form.validate_cancellation_request_contact("erika at mail", d, tracker(), DOMAIN) == {
+        "cancellation_request_contact": None}
+    assert form.validate_cancellation_request_contact("10115", d, tracker(), DOMAIN) == {
+        "cancellation_request_contact": None}
     texts = [m["text"] for m in d.messages]
-    assert len(texts) == 4 and "E-Mail-Adresse" in texts[-1]
+    assert len(texts) == 5 and "E-Mail-Adresse" in texts[-1] and "Anschrift" in texts[-1]
     assert looks_like_email("a@b") is None and clean_name("x" * 201) is None
 
 
@@ -268,10 +272,21 @@ def test_a_cancellation_request_confirms_receipt_only_to_the_address_on_file(rec
         unknown = submit_cancellation_request(session, customer_number="K499999", name="Max Muster",
                                               email="max@mail.example", conversation_id="c3", now=at,
                                               company="Nordstern")
-    assert matched.outbox_email_id is not None
+        by_address = submit_cancellation_request(session, customer_number="K400002", name="Erika Mustermann",
+                                                 email=None, postal_address="Am Markt 3, 10115 Berlin",
+                                                 conversation_id="c4", now=at, company="Nordstern")
+        wrong_address = submit_cancellation_request(session, customer_number="K400002", name="Erika Mustermann",
+                                                    email=None, postal_address="Hauptstr. 1, 80331 München",
+                                                    conversation_id="c5", now=at, company="Nordstern")
+        with pytest.raises(ValueError, match="e-mail address or the postal address"):
+            submit_cancellation_request(session, customer_number="K400002", name="Erika Mustermann", email=None,
+                                        conversation_id="c6", now=at, company="Nordstern")
+    assert matched.outbox_email_id is not None and by_address.outbox_email_id is not None
     assert wrong_mail.outbox_email_id is None and unknown.outbox_email_id is None
+    assert wrong_address.outbox_email_id is None
     # The chat answer is the same whether or not the data matched a customer, and says nothing about one.
-    texts = {r.reply.text.replace(r.reference, "REF") for r in (matched, wrong_mail, unknown)}
+    texts = {r.reply.text.replace(r.reference, "REF") for r in (matched, wrong_mail, unknown, by_address,
+                                                                 wrong_address)}
     assert len(texts) == 1
     text = texts.pop()
     assert "01.07.2026 um 12:05 Uhr" in text and "Mustermann" not in text and "@" not in text
@@ -281,9 +296,13 @@ def test_a_cancellation_request_confirms_receipt_only_to_the_address_on_file(rec
         assert rows["c1"].customer_number == "K400001" and rows["c1"].received_at == at
         assert rows["c2"].customer_id is None and rows["c2"].email == "attacker@evil.example"
         assert rows["c3"].customer_id is None
-        mail = session.scalars(select(OutboxEmail)).one()
-        assert mail.recipient == "k400001@mail.example"
+        assert rows["c4"].customer_id is not None and rows["c4"].postal_address == "Am Markt 3, 10115 Berlin"
+        assert rows["c5"].customer_id is None
+        mails = {m.recipient: m for m in session.scalars(select(OutboxEmail))}
+        assert set(mails) == {"k400001@mail.example", "k400002@mail.example"}, "only ever to the address on file"
+        mail = mails["k400001@mail.example"]
         assert matched.reference in mail.subject and "01.07.2026 um 12:05 Uhr" in mail.body
+        assert "Am Markt 3" in mails["k400002@mail.example"].body
 
 
 async def test_submitting_the_form_records_and_answers_without_customer_data(records: str) -> None:
@@ -291,11 +310,11 @@ async def test_submitting_the_form_records_and_answers_without_customer_data(rec
     events = await ActionSubmitCancellationRequest().run(dispatcher, tracker(
         sender="submit-1", slots={"cancellation_request_name": "Erika Mustermann",
                                   "cancellation_request_number": "K400002",
-                                  "cancellation_request_email": "k400002@mail.example"}), DOMAIN)
+                                  "cancellation_request_contact": "k400002@mail.example"}), DOMAIN)
     text = dispatcher.messages[0]["text"]
     assert "eingegangen" in text and "Referenznummer: KE-" in text and "Mustermann" not in text
     cleared = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    assert cleared["cancellation_request_email"] is None
+    assert cleared["cancellation_request_contact"] is None
     with transaction(records) as session:
         request = session.scalars(select(CancellationRequest)).one()
         assert request.conversation_id == "submit-1" and request.customer_id is not None

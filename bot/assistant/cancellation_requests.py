@@ -1,4 +1,4 @@
-"""Cancelling without verification (§ 312k BGB): name, customer number and the e-mail address on file.
+"""Cancelling without verification (§ 312k BGB): name, customer number and the e-mail or postal address on file.
 
 When the assistant cannot identify a customer (verification failed or is locked), the customer can
 still declare the cancellation with what identifies them and the contract. It is recorded at once
@@ -24,7 +24,7 @@ from bot.records.models import CancellationRequest, Customer, OutboxEmail
 from bot.records.types import UtcDateTime
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NAME_MAX, EMAIL_MAX = 200, 200
+NAME_MAX, EMAIL_MAX, ADDRESS_MAX = 200, 200, 300
 # Deliberately simple: something@something.tld, no spaces; the agent checks the rest.
 _EMAIL = re.compile(r"[^\s@<>(),;:\"\[\]]+@[^\s@<>(),;:\"\[\]]+\.[A-Za-z]{2,}")
 
@@ -35,6 +35,24 @@ def looks_like_email(text: str | None) -> str | None:
     if match is None or len(match.group(0)) > EMAIL_MAX:
         return None
     return match.group(0)
+
+
+_POSTCODE = re.compile(r"(?<![0-9])([0-9]{5})(?![0-9])")
+
+
+def looks_like_postal_address(text: str | None) -> str | None:
+    """A German postal address as free text (a street word and a 5-digit postcode), whitespace tidied."""
+    address = " ".join((text or "").split())
+    if not address or len(address) > ADDRESS_MAX or "@" in address or not _POSTCODE.search(address):
+        return None
+    if not re.search(r"[^\W\d_]{3,}", address):
+        return None
+    return address
+
+
+def clean_contact(text: str | None) -> str | None:
+    """The e-mail address in the answer, else a postal address; None when it is neither."""
+    return looks_like_email(text) or looks_like_postal_address(text)
 
 
 def clean_name(text: str | None) -> str | None:
@@ -62,14 +80,28 @@ def _reference() -> str:
     return f"KE-{secrets.token_hex(4).upper()}"
 
 
-def submit_cancellation_request(session: Session, *, customer_number: str, name: str, email: str,
+def _matches(customer: Customer | None, email: str | None, postal_address: str | None) -> bool:
+    """Whether the e-mail address, or else the postcode of the postal address, is the one on file."""
+    if customer is None:
+        return False
+    if email:
+        return customer.email.strip().casefold() == email.strip().casefold()
+    postcode = _POSTCODE.search(postal_address or "")
+    return postcode is not None and postcode.group(1) == customer.postcode
+
+
+def submit_cancellation_request(session: Session, *, customer_number: str, name: str, email: str | None,
                                 conversation_id: str, now: datetime, company: str,
                                 postal_address: str | None = None) -> Receipt:
-    """Record the declaration as received; queue the confirmation of receipt to the address on file."""
+    """Record the declaration as received; queue the confirmation of receipt to the e-mail address on file.
+
+    The customer identifies with the e-mail address or, when they do not know it, the postal address on file.
+    """
+    if not email and not postal_address:
+        raise ValueError("a cancellation request needs the e-mail address or the postal address")
     number = normalise_customer_number(customer_number) or customer_number.strip()[:40]
     customer = session.scalars(select(Customer).where(Customer.customer_number == number)).first()
-    matched = customer if customer is not None and customer.email.strip().casefold() == email.strip().casefold() \
-        else None
+    matched = customer if _matches(customer, email, postal_address) else None
     request = CancellationRequest(reference=_reference(), customer_number=number, name=name, email=email,
                                   postal_address=postal_address, customer_id=matched.id if matched else None,
                                   received_at=now, conversation_id=conversation_id, status="received")
@@ -88,7 +120,8 @@ def submit_cancellation_request(session: Session, *, customer_number: str, name:
                 f"Inhalt Ihrer Erklärung: Kündigung Ihres Vertrags bzw. Ihrer Verträge\n"
                 f"Name (wie angegeben): {name}\n"
                 f"Kundennummer: {number}\n"
-                f"Eingegangen am: {day} um {time} Uhr\n"
+                + (f"Anschrift (wie angegeben): {postal_address}\n" if postal_address else "")
+                + f"Eingegangen am: {day} um {time} Uhr\n"
                 f"Referenznummer: {request.reference}\n\n"
                 "Eine Mitarbeiterin oder ein Mitarbeiter prüft Ihre Kündigung. Danach erhalten Sie die "
                 "Kündigungsbestätigung mit dem Datum, zu dem die Kündigung wirksam wird.\n\n"

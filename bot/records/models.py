@@ -272,9 +272,10 @@ class VerificationLock(Base):
 class CancellationRequest(Base):
     """A cancellation submitted without verification (§ 312k BGB): received at once, checked by an agent.
 
-    Name, customer number and e-mail are stored as the customer gave them; customer_id is set only when
-    number and e-mail address match a customer on file (then the confirmation of receipt went to that
-    address). status: received | confirmed | rejected.
+    Name, customer number and e-mail or postal address are stored as the customer gave them; customer_id
+    is set only when the number and the e-mail address (or the postcode of the postal address) match a
+    customer on file; then the confirmation of receipt went to the e-mail address on file.
+    status: received | confirmed | rejected.
     """
 
     __tablename__ = "cancellation_requests"
@@ -283,8 +284,8 @@ class CancellationRequest(Base):
     reference = Column(String(20), nullable=False, unique=True)
     customer_number = Column(String(40), nullable=False)
     name = Column(String(200), nullable=False)
-    email = Column(String(200), nullable=False)
-    postal_address = Column(Text, nullable=True)
+    email = Column(String(200), nullable=True)  # e-mail address as given, or ...
+    postal_address = Column(Text, nullable=True)  # ... the postal address as given
     customer_id = Column(ForeignKey("customers.id"), nullable=True, index=True)
     received_at = Column(UtcDateTime, nullable=False)
     conversation_id = Column(String(120), nullable=False, index=True)

@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('reference', sa.String(length=20), nullable=False),
     sa.Column('customer_number', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('email', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=200), nullable=True),
     sa.Column('postal_address', sa.Text(), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
