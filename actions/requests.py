@@ -8,7 +8,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
-from actions.verification_lock import CANCELLING, not_verified_reply
+from actions.verification_lock import when_not_verified
 from bot.assistant import service_answers
 from bot.assistant.cancellation import cancel_contract, propose_offer
 from bot.assistant.mail import deliver
@@ -62,11 +62,13 @@ class ActionServeRequest(RecordsAction):
             # The optional reason question, shown with the button to cancel right away.
             return [SlotSet("pending_request", request), ActiveLoop("cancellation_form")]
         if customer_id is None:
-            locked = bool(tracker.get_slot("verification_locked"))
-            if locked or (tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS:
+            if tracker.get_slot("verification_locked") or (
+                    tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS:
                 # No more attempts here; a human is offered, and a cancellation can still be submitted.
-                send(dispatcher, not_verified_reply(locked=locked, cancelling=request in CANCELLING))
-                return [SlotSet("pending_request", None)]
+                reply, events = when_not_verified(tracker, request)
+                if reply is not None:
+                    send(dispatcher, reply)
+                return events
             if request in ("cancellation", "cancel_now"):
                 send(dispatcher, IDENTIFY_FOR_CANCELLATION)
             return [SlotSet("pending_request", request), ActiveLoop("verification_form")]

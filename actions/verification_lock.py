@@ -10,19 +10,26 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.common import RecordsAction, in_records, send
-from bot.assistant.cancellation_requests import clean_contact, clean_name, looks_like_email, submit_cancellation_request
+from bot.assistant.cancellation_requests import (
+    clean_contact,
+    clean_name,
+    looks_like_email,
+    outbox_time,
+    submit_cancellation_request,
+)
 from bot.assistant.mail import deliver
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.assistant.verification import MAX_ATTEMPTS, normalise_customer_number
 from bot.assistant.verification_limits import active_lock, client_key
 from bot.settings import Settings, get_settings
 
-CANCEL_WITHOUT_VERIFICATION = Button("Kündigung ohne Identifizierung absenden", "/cancel_without_verification")
+# Pressed after the offer, "cancel now" opens the unverified_cancellation_form (see action_serve_request).
+CANCEL_WITHOUT_VERIFICATION = Button("Kündigung ohne Identifizierung absenden", "/cancel_now")
 CANCELLING = ("cancellation", "cancel_now")
 REQUEST_SLOTS = ("cancellation_request_name", "cancellation_request_number", "cancellation_request_contact")
 
@@ -40,7 +47,8 @@ LOCKED = Reply(
 )
 CANCEL_ANYWAY = (
     " Kündigen können Sie trotzdem jederzeit: Senden Sie Ihre Kündigung mit Ihrem Namen, Ihrer Kundennummer und "
-    "der E-Mail-Adresse ab, die bei uns hinterlegt ist. Wir bestätigen den Eingang an diese Adresse."
+    "der E-Mail-Adresse oder Anschrift ab, die bei uns hinterlegt ist. Den Eingang bestätigen wir an die bei uns "
+    "hinterlegte E-Mail-Adresse."
 )
 
 
@@ -50,6 +58,22 @@ def not_verified_reply(*, locked: bool, cancelling: bool) -> Reply:
     if not cancelling:
         return reply
     return Reply(reply.text + CANCEL_ANYWAY, (CANCEL_WITHOUT_VERIFICATION, TALK_TO_HUMAN))
+
+
+def when_not_verified(tracker: Tracker, request: str | None) -> tuple[Reply | None, list[dict[str, Any]]]:
+    """No more identification in this conversation: what to say, and the events.
+
+    A customer who wants to cancel is offered to submit the cancellation without verification (and a
+    human); once offered, cancelling opens the form that takes name, number and e-mail or postal address.
+    """
+    cancelling = request in CANCELLING
+    if cancelling and tracker.get_slot("unverified_cancellation_offered"):
+        return None, [SlotSet("pending_request", None), ActiveLoop("unverified_cancellation_form")]
+    locked = bool(tracker.get_slot("verification_locked"))
+    events: list[dict[str, Any]] = [SlotSet("pending_request", None)]
+    if cancelling:
+        events.append(SlotSet("unverified_cancellation_offered", True))
+    return not_verified_reply(locked=locked, cancelling=cancelling), events
 
 
 def client_of(tracker: Tracker) -> str:
@@ -126,13 +150,7 @@ class ActionSubmitCancellationRequest(RecordsAction):
         # Recorded and committed; only now does the confirmation of receipt go out.
         if receipt.outbox_email_id is not None:
             await asyncio.to_thread(deliver, settings, outbox_email_id=receipt.outbox_email_id,
-                                    now=_outbox_now(moment))
+                                    now=outbox_time(moment))
         send(dispatcher, receipt.reply)
-        return cleared + [SlotSet("pending_request", None)]
+        return cleared + [SlotSet("pending_request", None), SlotSet("unverified_cancellation_offered", False)]
 
-
-def _outbox_now(moment: datetime) -> datetime:
-    from bot.records.models import OutboxEmail
-    from bot.records.types import UtcDateTime
-
-    return moment if isinstance(OutboxEmail.__table__.c.sent_at.type, UtcDateTime) else moment.replace(tzinfo=None)

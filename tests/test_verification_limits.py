@@ -15,7 +15,12 @@ from actions.conversation import ActionRequestHuman
 from actions.forms import ValidateVerificationForm
 from actions.requests import ActionServeRequest
 from actions.verification_lock import ActionSubmitCancellationRequest, ValidateUnverifiedCancellationForm
-from bot.assistant.cancellation_requests import clean_name, looks_like_email, submit_cancellation_request
+from bot.assistant.cancellation_requests import (
+    clean_name,
+    looks_like_email,
+    open_requests,
+    submit_cancellation_request,
+)
 from bot.assistant.verification import Secret
 from bot.assistant.verification_limits import (
     Limits,
@@ -214,9 +219,18 @@ async def test_locked_cancellation_offers_submitting_it_and_a_human(records: str
     events = await ActionServeRequest().run(dispatcher, tracker(
         intent="cancel_now", slots={"verification_locked": True, "verification_failures": 3.0}), DOMAIN)
     payloads = [b["payload"] for m in dispatcher.messages for b in m.get("buttons") or []]
-    assert payloads == ["/cancel_without_verification", "/request_human"]
+    assert payloads == ["/cancel_now", "/request_human"]  # "Kündigung ohne Identifizierung absenden", a human
     assert "vorübergehend gesperrt" in dispatcher.messages[0]["text"]
     assert not any(e.get("event") == "active_loop" and e.get("name") for e in events), "no further attempt"
+    assert {"event": "slot", "name": "unverified_cancellation_offered", "value": True} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    # Pressing it opens the form for name, number and e-mail or postal address.
+    dispatcher = CollectingDispatcher()
+    events = await ActionServeRequest().run(dispatcher, tracker(
+        intent="cancel_now", slots={"verification_locked": True, "unverified_cancellation_offered": True}), DOMAIN)
+    assert dispatcher.messages == []
+    assert {"event": "active_loop", "name": "unverified_cancellation_form"} in [
+        {"event": e["event"], "name": e.get("name")} for e in events]
     # Another request while locked: a human, no cancellation button.
     dispatcher = CollectingDispatcher()
     await ActionServeRequest().run(dispatcher, tracker(intent="ask_bill", slots={"verification_locked": True}),
@@ -234,7 +248,9 @@ async def test_three_failures_in_one_conversation_also_offer_the_cancellation(re
     dispatcher = CollectingDispatcher()
     await ActionServeRequest().run(dispatcher, tracker(intent="cancel_now", slots={"verification_failures": 3.0}),
                                    DOMAIN)
-    assert "/cancel_without_verification" in [b["payload"] for m in dispatcher.messages for b in m.get("buttons")]
+    assert "/cancel_now" in [b["payload"] for m in dispatcher.messages for b in m.get("buttons")]
+    assert "Kündigung ohne Identifizierung absenden" in [b["title"] for m in dispatcher.messages
+                                                         for b in m.get("buttons")]
 
 
 def test_each_value_of_the_cancellation_form_is_checked() -> None:
@@ -298,6 +314,7 @@ def test_a_cancellation_request_confirms_receipt_only_to_the_address_on_file(rec
         assert rows["c3"].customer_id is None
         assert rows["c4"].customer_id is not None and rows["c4"].postal_address == "Am Markt 3, 10115 Berlin"
         assert rows["c5"].customer_id is None
+        assert {r.conversation_id for r in open_requests(session)} == {"c1", "c2", "c3", "c4", "c5"}
         mails = {m.recipient: m for m in session.scalars(select(OutboxEmail))}
         assert set(mails) == {"k400001@mail.example", "k400002@mail.example"}, "only ever to the address on file"
         mail = mails["k400001@mail.example"]

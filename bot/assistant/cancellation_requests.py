@@ -128,7 +128,7 @@ def submit_cancellation_request(session: Session, *, customer_number: str, name:
                 "Falls Sie diese Kündigung nicht selbst abgegeben haben, antworten Sie bitte auf diese E-Mail.\n\n"
                 f"Ihr Kundenservice von {company}"
             ),
-            now=now if _outbox_is_utc() else now.replace(tzinfo=None),
+            now=outbox_time(now),
         )
         outbox_email_id = mail.id
     reply = Reply(
@@ -140,9 +140,9 @@ def submit_cancellation_request(session: Session, *, customer_number: str, name:
     return Receipt(reply=reply, reference=request.reference, outbox_email_id=outbox_email_id)
 
 
-def _outbox_is_utc() -> bool:
-    """Whether outbox_emails.created_at takes timezone-aware UTC times (naive until that column is converted)."""
-    return isinstance(OutboxEmail.__table__.c.created_at.type, UtcDateTime)
+def outbox_time(moment: datetime) -> datetime:
+    """`moment` as the outbox columns take it: timezone-aware once they are UtcDateTime, naive until then."""
+    return moment if isinstance(OutboxEmail.__table__.c.created_at.type, UtcDateTime) else moment.replace(tzinfo=None)
 
 
 def open_requests(session: Session) -> list[CancellationRequest]:
