@@ -42,7 +42,10 @@ class ActionRequestHuman(RecordsAction):
                   settings: Settings) -> list[dict[str, Any]]:
         customer_id = verified_customer_id(tracker)
         moment = now()
-        reason = tracker.get_slot("cancellation_reason") or "customer_request"
+        if tracker.get_slot("verification_locked") and customer_id is None:
+            reason = "verification_locked"  # agents see the lock in verification_locks
+        else:
+            reason = tracker.get_slot("cancellation_reason") or "customer_request"
         peak = tracker.get_slot("dissatisfaction_peak")
         reply = await in_records(settings, lambda s: request_handoff(
             s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment,

@@ -1,20 +1,22 @@
 """Validation of the verification form and of the optional cancellation reason."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RECORDS_UNAVAILABLE, in_records, send
+from actions.verification_lock import client_of, lock_holds, locked_out
 from bot.assistant.replies import TALK_TO_HUMAN, Reply
 from bot.assistant.verification import (
     MAX_ATTEMPTS,
     missing_secret,
     normalise_customer_number,
     parse_secret,
-    verify,
 )
+from bot.assistant.verification_limits import Limits, checked_verification
 from bot.nlp.reasons import detect_reason
 from bot.records.database import RecordsUnavailable
 from bot.retention.offers import REASONS
@@ -50,12 +52,13 @@ class ValidateVerificationForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: dict[str, Any]) -> list[str]:
-        if (tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS or tracker.get_slot("verified_customer"):
+        if ((tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS or tracker.get_slot("verification_locked")
+                or tracker.get_slot("verified_customer")):
             return []  # locked out, or already known: nothing to ask
         return domain_slots
 
-    def validate_customer_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: dict[str, Any]) -> dict[str, Any]:
+    async def validate_customer_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: dict[str, Any]) -> dict[str, Any]:
         number = normalise_customer_number(str(value) if value is not None else None)
         if number is None and _says_dont_know(tracker):
             send(dispatcher, NO_CUSTOMER_NUMBER)
@@ -63,6 +66,12 @@ class ValidateVerificationForm(FormValidationAction):
         if number is None:
             dispatcher.utter_message(text="Das sieht nicht wie eine Kundennummer aus. Sie beginnt mit K und hat "
                                           "sechs Ziffern, zum Beispiel K123456. Sie finden sie auf jeder Rechnung.")
+            return {"customer_id": None}
+        try:
+            if await lock_holds(tracker, number):
+                return locked_out()  # nothing is asked or checked while a lock holds
+        except RecordsUnavailable:
+            send(dispatcher, RECORDS_UNAVAILABLE)
             return {"customer_id": None}
         return {"customer_id": number}
 
@@ -75,12 +84,21 @@ class ValidateVerificationForm(FormValidationAction):
             dispatcher.utter_message(text="Bitte nennen Sie Ihre fünfstellige Postleitzahl oder Ihr Geburtsdatum "
                                           "im Format TT.MM.JJJJ.")
             return {"verification_secret": None}
-        number = tracker.get_slot("customer_id")
+        number = normalise_customer_number(tracker.get_slot("customer_id"))
+        if number is None:
+            return {"verification_secret": None}  # the form asks for the customer number first
+        settings = get_settings()
+        moment = datetime.now(timezone.utc)
         try:
-            customer_id = await in_records(get_settings(), lambda s: verify(s, customer_number=number, secret=secret))
+            outcome = await in_records(settings, lambda s: checked_verification(
+                s, customer_number=number, secret=secret, client=client_of(tracker),
+                conversation_id=tracker.sender_id, now=moment, limits=Limits.from_settings(settings)))
         except RecordsUnavailable:
             send(dispatcher, RECORDS_UNAVAILABLE)
             return {"verification_secret": None}
+        if outcome.locked:
+            return locked_out()  # action_serve_request says so and offers a human (and cancelling)
+        customer_id = outcome.customer_id
         if customer_id is not None:
             dispatcher.utter_message(text="Vielen Dank, Sie sind identifiziert.")
             # The secret itself is not kept in the conversation.

@@ -9,11 +9,12 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from actions.verification_lock import when_not_verified
 from bot.assistant import service_answers
 from bot.assistant.cancellation import cancel_contract, cancel_contracts, propose_offer
 from bot.assistant.contract_choice import CONTRACT_REQUESTS, ContractsInQuestion, contracts_in_question
 from bot.assistant.mail import deliver
-from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
+from bot.assistant.replies import Reply
 from bot.assistant.verification import MAX_ATTEMPTS
 from bot.records.models import Customer
 from bot.settings import Settings
@@ -31,11 +32,6 @@ REQUEST_OF_INTENT = {
 }
 FORMS = ("verification_form", "cancellation_form", "contract_choice_form")
 
-NOT_VERIFIED = Reply(
-    "Ich konnte Sie leider nicht identifizieren. Aus Sicherheitsgründen versuche ich es in diesem Gespräch nicht "
-    "noch einmal. Eine Mitarbeiterin oder ein Mitarbeiter hilft Ihnen gern weiter.",
-    (TALK_TO_HUMAN, NO_THANKS),
-)
 IDENTIFY_FOR_CANCELLATION = Reply(
     "Für die Kündigung brauche ich nur Ihre Kundennummer und zur Sicherheit Ihre Postleitzahl oder Ihr Geburtsdatum."
 )
@@ -68,9 +64,13 @@ class ActionServeRequest(RecordsAction):
             # The optional reason question, shown with the button to cancel right away.
             return [SlotSet("pending_request", request), ActiveLoop("cancellation_form")]
         if customer_id is None:
-            if (tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS:
-                send(dispatcher, NOT_VERIFIED)
-                return [SlotSet("pending_request", None)]
+            if tracker.get_slot("verification_locked") or (
+                    tracker.get_slot("verification_failures") or 0) >= MAX_ATTEMPTS:
+                # No more attempts here; a human is offered, and a cancellation can still be submitted.
+                reply, events = when_not_verified(tracker, request)
+                if reply is not None:
+                    send(dispatcher, reply)
+                return events
             if request in ("cancellation", "cancel_now"):
                 send(dispatcher, IDENTIFY_FOR_CANCELLATION)
             return [SlotSet("pending_request", request), ActiveLoop("verification_form")]

@@ -44,6 +44,13 @@ def _env_float(name: str, default: float, env: Mapping[str, str]) -> float:
     return value
 
 
+def _env_positive_int(name: str, default: int, env: Mapping[str, str]) -> int:
+    value = _env_int(name, default, env)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _env_bool(name: str, default: bool, env: Mapping[str, str]) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -82,6 +89,17 @@ class Settings:
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     # GermEval 2017 dev set (licensed non-commercial): read at run time by `bot.cli evaluate`, never copied.
     germeval_dev_path: Path = PROJECT_ROOT.parent / "shared" / "eval" / "germeval2017_dev.tsv"
+    # Verification limits across conversations (bot/assistant/verification_limits.py): after
+    # `verification_max_failures` failed attempts for one customer number within `verification_window_hours`,
+    # verifying that number through the assistant is locked for `verification_lock_hours`; one client
+    # (peer address, else the conversation) gets `verification_client_max_failures` failures across all
+    # numbers per `verification_client_window_minutes`, then no attempts for `verification_client_lock_minutes`.
+    verification_max_failures: int = 5
+    verification_window_hours: int = 24
+    verification_lock_hours: int = 24
+    verification_client_max_failures: int = 10
+    verification_client_window_minutes: int = 60
+    verification_client_lock_minutes: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +129,18 @@ class Settings:
             event_broker_queue=env.get("EVENT_BROKER_QUEUE") or defaults.event_broker_queue,
             action_server_url=env.get("ACTION_SERVER_URL") or defaults.action_server_url,
             germeval_dev_path=Path(env.get("GERMEVAL_DEV_PATH") or defaults.germeval_dev_path),
+            verification_max_failures=_env_positive_int(
+                "VERIFICATION_MAX_FAILURES", defaults.verification_max_failures, env),
+            verification_window_hours=_env_positive_int(
+                "VERIFICATION_WINDOW_HOURS", defaults.verification_window_hours, env),
+            verification_lock_hours=_env_positive_int(
+                "VERIFICATION_LOCK_HOURS", defaults.verification_lock_hours, env),
+            verification_client_max_failures=_env_positive_int(
+                "VERIFICATION_CLIENT_MAX_FAILURES", defaults.verification_client_max_failures, env),
+            verification_client_window_minutes=_env_positive_int(
+                "VERIFICATION_CLIENT_WINDOW_MINUTES", defaults.verification_client_window_minutes, env),
+            verification_client_lock_minutes=_env_positive_int(
+                "VERIFICATION_CLIENT_LOCK_MINUTES", defaults.verification_client_lock_minutes, env),
         )
 
 

@@ -122,7 +122,7 @@ async def test_the_secret_question_is_the_usual_one_otherwise() -> None:
 
 async def test_not_knowing_the_customer_number_says_where_to_find_it(records: str) -> None:
     dispatcher = CollectingDispatcher()
-    result = ValidateVerificationForm().validate_customer_id(
+    result = await ValidateVerificationForm().validate_customer_id(
         "Kundennummer weiß ich nicht", dispatcher, tracker(intent="dont_know", text="Kundennummer weiß ich nicht"),
         DOMAIN)
     assert result == {"customer_id": None}

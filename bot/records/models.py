@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -233,3 +234,66 @@ class OutboxEmail(Base):
     attempts = Column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at = Column(UtcDateTime, nullable=True, index=True)
     last_error = Column(String(300), nullable=True)
+
+
+class VerificationAttempt(Base):
+    """One check of a customer number plus postcode or birth date through the assistant.
+
+    Counted across conversations and channels (bot/assistant/verification_limits.py). The number is
+    stored as typed and normalised, whether or not a customer has it; the secret is never stored.
+    """
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_customer_number_attempted_at", "customer_number", "attempted_at"),
+        Index("ix_verification_attempts_client_key_attempted_at", "client_key", "attempted_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    customer_number = Column(String(7), nullable=False)
+    client_key = Column(String(200), nullable=False)  # peer address from the channel, else "conversation:<id>"
+    outcome = Column(String(10), nullable=False)  # verified | failed | refused (locked, not checked)
+    attempted_at = Column(UtcDateTime, nullable=False)
+    conversation_id = Column(String(120), nullable=False)
+
+
+class VerificationLock(Base):
+    """Verification through the assistant is locked for a customer number, or for a client, until locked_until.
+
+    Agents see these rows; releasing one early sets released_at and released_by.
+    """
+
+    __tablename__ = "verification_locks"
+
+    id = Column(Integer, primary_key=True)
+    customer_number = Column(String(7), nullable=True, index=True)  # a number lock ...
+    client_key = Column(String(200), nullable=True, index=True)  # ... or a client lock
+    locked_at = Column(UtcDateTime, nullable=False)
+    locked_until = Column(UtcDateTime, nullable=False)
+    failures = Column(Integer, nullable=False)  # failed attempts in the window that led to the lock
+    conversation_id = Column(String(120), nullable=False)  # the conversation of the attempt that locked
+    released_at = Column(UtcDateTime, nullable=True)
+    released_by = Column(String(80), nullable=True)
+
+
+class CancellationRequest(Base):
+    """A cancellation submitted without verification (§ 312k BGB): received at once, checked by an agent.
+
+    Name, customer number and e-mail or postal address are stored as the customer gave them; customer_id
+    is set only when the number and the e-mail address (or the postcode of the postal address) match a
+    customer on file; then the confirmation of receipt went to the e-mail address on file.
+    status: received | confirmed | rejected.
+    """
+
+    __tablename__ = "cancellation_requests"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(20), nullable=False, unique=True)
+    customer_number = Column(String(40), nullable=False)
+    name = Column(String(200), nullable=False)
+    email = Column(String(200), nullable=True)  # e-mail address as given, or ...
+    postal_address = Column(Text, nullable=True)  # ... the postal address as given
+    customer_id = Column(ForeignKey("customers.id"), nullable=True, index=True)
+    received_at = Column(UtcDateTime, nullable=False)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    status = Column(String(12), nullable=False, default="received")
