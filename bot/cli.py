@@ -146,7 +146,9 @@ def service_environment(environ: Mapping[str, str], settings: Settings, *, rasa_
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     """Start all three processes and restart any that exits (bot.supervisor); Ctrl-C or SIGTERM stops all."""
+    from bot.action_server import MISSING_TOKEN as ACTION_SERVER_TOKEN_MISSING
     from bot.rasa_endpoints import write_endpoints
+    from bot.rasa_server import UnsafeServerArguments, secured_arguments
     from bot.shared_secrets import ensure_secrets_file
     from bot.supervisor import Supervisor
 
@@ -162,8 +164,17 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
-    supervisor = Supervisor(service_commands(settings, rasa_port=rasa_port, action_port=action_port,
-                                             endpoints=endpoints), start=start, log=log)
+    commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
+    # Refuse at once what the servers would refuse (and then be restarted for, again and again).
+    try:
+        secured_arguments(commands["rasa server"][3:], env)
+    except UnsafeServerArguments as error:
+        print(f"Not starting: {error}", file=sys.stderr)
+        return 2
+    if not settings.action_server_token:
+        print(f"Not starting: {ACTION_SERVER_TOKEN_MISSING}", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(commands, start=start, log=log)
     stopping = False
 
     def stop(*_args: object) -> None:
