@@ -137,7 +137,8 @@ def _report(results: list[RunResult], url: str, settings: Settings) -> str:
 def run_benchmark(*, url: str, users: list[int], conversations: int, output: Path | None) -> int:
     rest_url = url.rstrip("/") + "/webhooks/rest/webhook"
     try:
-        httpx.get(url.rstrip("/") + "/status", timeout=5).raise_for_status()
+        # "/" answers once the model is loaded, with or without Rasa's HTTP API (which stays off by default).
+        httpx.get(url.rstrip("/") + "/", timeout=5).raise_for_status()
     except httpx.HTTPError as error:
         print(f"The assistant is not reachable at {url} ({error}). Start it with scripts/run.sh first.")
         return 2

@@ -1,7 +1,8 @@
 """Command line: set-up steps, running the assistant, importing customers, benchmarking.
 
     python -m bot.cli setup            spaCy pipeline, database migration, demo data, training (each only if needed)
-    python -m bot.cli run              start action server, Rasa server and web app; Ctrl-C stops all
+    python -m bot.cli run              start action server, Rasa server and web app, restart any that
+                                       crashes; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        measure latency and throughput of the running assistant
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
@@ -93,7 +95,19 @@ def train(*, force: bool = False) -> None:
     print(f"Training finished in {time.monotonic() - started:.0f} s.")
 
 
+def generate_secrets(settings: Settings) -> None:
+    """Generate the shared secrets that neither the environment nor the secrets file has (bot.shared_secrets)."""
+    from bot.shared_secrets import ensure_secrets_file
+
+    generated = ensure_secrets_file(settings.secrets_file)
+    if generated:
+        print(f"Secrets generated into {settings.secrets_file} (mode 0600): {', '.join(generated)}")
+    else:
+        print("Secrets present.")
+
+
 def setup(settings: Settings, *, demo_customers: int) -> None:
+    generate_secrets(settings)
     build_spacy(settings)
     migrate(settings)
     seed(settings, count=demo_customers)
@@ -102,40 +116,69 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
 
 def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
                      endpoints: Path) -> dict[str, list[str]]:
+    """The supervised processes: label -> command line. Every server listens on the configured host only
+    (127.0.0.1 by default); Rasa's HTTP API only when RASA_API_ENABLED (then with JWT, see bot.rasa_server)."""
+    rasa = [
+        PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH),
+        "--interface", settings.rasa_host, "--port", str(rasa_port),
+        "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        "--cors", *settings.website_origins,
+    ]
+    if settings.rasa_api_enabled:
+        rasa.append("--enable-api")
     return {
-        "action server": [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-        "rasa server": [
-            PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH), "--enable-api", "--cors", "*",
-            "--port", str(rasa_port), "--endpoints", str(endpoints), "--credentials", "credentials.yml",
-        ],
+        "action server": [PYTHON, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
+        "rasa server": rasa,
         "web app": [PYTHON, "-m", "bot.web.app"],
         "e-mail delivery": [PYTHON, "-m", "bot.outbox_worker"],
     }
 
 
-def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
-    """Start all three processes; stop all of them when one ends or on Ctrl-C."""
-    from bot.rasa_endpoints import write_endpoints
+def service_environment(environ: Mapping[str, str], settings: Settings, *, rasa_port: int) -> dict[str, str]:
+    """The children's environment: `environ`, the generated secrets it lacks, and the Rasa URLs for this port."""
+    from bot.shared_secrets import with_secrets
 
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = with_secrets({**environ, "PYTHONPATH": str(PROJECT_ROOT)}, settings.secrets_file)
     # Unless configured otherwise, the page's chat widget (and the benchmark) use the Rasa port given here.
     for name, url in (("RASA_URL", f"http://127.0.0.1:{rasa_port}"), ("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}")):
         if not env.get(name):
             env[name] = url
+    return env
+
+
+def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
+    """Start all the processes and restart any that exits (bot.supervisor); Ctrl-C or SIGTERM stops all."""
+    from bot.action_server import MISSING_TOKEN as ACTION_SERVER_TOKEN_MISSING
+    from bot.rasa_endpoints import write_endpoints
+    from bot.rasa_server import UnsafeServerArguments, secured_arguments
+    from bot.shared_secrets import ensure_secrets_file
+    from bot.supervisor import Supervisor
+
+    ensure_secrets_file(settings.secrets_file)  # normally done by the set-up already
+    env = service_environment(os.environ, settings, rasa_port=rasa_port)
+    settings = Settings.from_env(env)
+    # Rasa reaches the action server where it listens (through the loopback when it listens everywhere).
+    action_host = "127.0.0.1" if settings.action_server_host in ("0.0.0.0", "::") else settings.action_server_host
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
-                                action_server_url=f"http://127.0.0.1:{action_port}/webhook")
-    processes: dict[str, subprocess.Popen] = {}
-    for label, command in service_commands(settings, rasa_port=rasa_port, action_port=action_port,
-                                           endpoints=endpoints).items():
-        processes[label] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-    print(
-        "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
-        f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
-        f"  Rasa server (REST API):  http://127.0.0.1:{rasa_port}/webhooks/rest/webhook\n"
-        f"  Action server:           http://127.0.0.1:{action_port}/health\n"
-        "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
-        "Press Ctrl-C to stop.\n", flush=True,
-    )
+                                action_server_url=f"http://{action_host}:{action_port}/webhook")
+
+    def start(label: str, command: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+
+    def log(message: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+    commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
+    # Refuse at once what the servers would refuse (and then be restarted for, again and again).
+    try:
+        secured_arguments(commands["rasa server"][3:], env)
+    except UnsafeServerArguments as error:
+        print(f"Not starting: {error}", file=sys.stderr)
+        return 2
+    if not settings.action_server_token:
+        print(f"Not starting: {ACTION_SERVER_TOKEN_MISSING}", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(commands, start=start, log=log)
     stopping = False
 
     def stop(*_args: object) -> None:
@@ -144,26 +187,25 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
+    supervisor.start_all()
+    api = (f"  Rasa HTTP API:           on, JWT required (http://{settings.rasa_host}:{rasa_port}/status)\n"
+           if settings.rasa_api_enabled else "")
+    print(
+        "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
+        f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
+        f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
+        f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
+        "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
+        "A process that stops is restarted. Press Ctrl-C to stop.\n", flush=True,
+    )
     try:
         while not stopping:
-            for label, process in processes.items():
-                if not stopping and process.poll() is not None:
-                    print(f"The {label} stopped (exit code {process.returncode}); stopping the others.")
-                    exit_code = process.returncode or 1
-                    stopping = True
-            time.sleep(0.5)
+            supervisor.poll()
+            time.sleep(supervisor.next_wakeup(idle_s=0.5))
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        supervisor.stop(timeout_s=15)
     print("Stopped.")
-    return exit_code
+    return 0
 
 
 def import_csv(settings: Settings, path: Path) -> int:
@@ -262,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     setup_parser = commands.add_parser("setup", help="build, migrate, seed and train as needed")
     setup_parser.add_argument("--demo-customers", type=int, default=300)
+    commands.add_parser("secrets", help="generate the missing shared secrets into var/secrets.env")
     commands.add_parser("build-spacy", help="build the German spaCy pipeline")
     commands.add_parser("migrate", help="apply database migrations")
     train_parser = commands.add_parser("train", help="train the model if its inputs changed")
@@ -290,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "setup":
         setup(settings, demo_customers=args.demo_customers)
+    elif args.command == "secrets":
+        generate_secrets(settings)
     elif args.command == "build-spacy":
         build_spacy(settings)
     elif args.command == "migrate":

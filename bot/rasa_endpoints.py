@@ -11,6 +11,10 @@ every URL comes from the environment through `bot.settings`:
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
   every conversation event to the queue `EVENT_BROKER_QUEUE`; none when unset.
 
+- action server: every call carries `Authorization: Bearer ${ACTION_SERVER_TOKEN}`; the file names the
+  variable, Rasa substitutes its value from its own environment when it reads the file, so the secret
+  is never written here (the action server refuses calls without it, see bot.action_server).
+
 The committed `endpoints.yml` is only for `rasa` commands typed by hand.
 """
 from __future__ import annotations
@@ -26,7 +30,9 @@ from sqlalchemy.exc import ArgumentError
 from bot.settings import Settings
 
 TRACKER_STORE_CLASS = "bot.conversation_store.RedactingSQLTrackerStore"
-LOCK_KEY_PREFIX = "retention"  # Redis keys are "retention:lock:<conversation id>"
+LOCK_KEY_PREFIX = "retention"
+# Rasa replaces ${NAME} in its endpoints file with the environment variable when it reads the file.
+ACTION_SERVER_AUTHORIZATION = "Bearer ${ACTION_SERVER_TOKEN}"  # Redis keys are "retention:lock:<conversation id>"
 
 
 class EndpointConfigurationError(ValueError):
@@ -73,7 +79,8 @@ def event_broker_config(url: str, queue: str) -> dict[str, Any]:
 
 def endpoints_config(settings: Settings, *, action_server_url: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "action_endpoint": {"url": action_server_url or settings.action_server_url},
+        "action_endpoint": {"url": action_server_url or settings.action_server_url,
+                            "headers": {"Authorization": ACTION_SERVER_AUTHORIZATION}},
         "tracker_store": tracker_store_config(settings.tracker_store_url),
     }
     if settings.lock_store_url:

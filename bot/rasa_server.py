@@ -13,7 +13,12 @@ the compiled validator is reused; responses are still validated exactly as befor
 
 The embedded SQLite tracker store gets a write-ahead log (see `install_sqlite_write_ahead_log`).
 
-Usage: python -m bot.rasa_server run --enable-api ...   (the same arguments as `rasa`)
+Rasa's HTTP API (`--enable-api`: /conversations/..., /model/...) reads and changes any conversation, so
+it never runs open: with `--enable-api` this requires RASA_JWT_SECRET in the environment and passes it
+to Rasa as `--jwt-secret` (HS256; the token travels in the Authorization header, not in the URL), and
+refuses to start without it, with a token in the URL (`--auth-token`) or with `--cors "*"`.
+
+Usage: python -m bot.rasa_server run ...   (the same arguments as `rasa`)
 """
 from __future__ import annotations
 
@@ -158,13 +163,52 @@ def install() -> None:
     install_sqlite_write_ahead_log()
 
 
+class UnsafeServerArguments(ValueError):
+    """The Rasa server would start with its HTTP API or CORS open."""
+
+
+def secured_arguments(args: list[str], environ: dict[str, str] | os._Environ) -> list[str]:
+    """`args` for `rasa`, with the JWT secret from the environment when the HTTP API is on.
+
+    Raises UnsafeServerArguments for an API without RASA_JWT_SECRET, for `--auth-token` and for CORS "*".
+    """
+    if "--auth-token" in args or "-t" in args or any(a.startswith("--auth-token=") for a in args):
+        raise UnsafeServerArguments("--auth-token puts the token into every URL (and so into access logs); "
+                                    "set RASA_JWT_SECRET and send JWTs in the Authorization header instead.")
+    if "--cors" in args:
+        start = args.index("--cors") + 1
+        origins = []
+        for value in args[start:]:
+            if value.startswith("-"):
+                break
+            origins.append(value)
+        if "*" in origins:
+            raise UnsafeServerArguments('--cors "*" lets every website use this server from its visitors\' '
+                                        'browsers; list the website origins (ALLOWED_ORIGINS) instead.')
+    if "--enable-api" not in args or any(a == "--jwt-secret" or a.startswith("--jwt-secret=") for a in args):
+        return list(args)
+    secret = environ.get("RASA_JWT_SECRET")
+    if not secret:
+        raise UnsafeServerArguments(
+            "Rasa's HTTP API (--enable-api, RASA_API_ENABLED=true) reads and changes every conversation, so it "
+            "only runs with authentication: set RASA_JWT_SECRET (`python -m bot.cli setup` generates one into "
+            "var/secrets.env), or leave the API off.")
+    # Given to Rasa in this process only, so the secret does not show in the process list.
+    return [*args, "--jwt-secret", secret, "--jwt-method", "HS256"]
+
+
 def main() -> None:
     # Rasa's telemetry would send crash reports to the internet; nothing here may.
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    try:
+        args = secured_arguments(sys.argv[1:], os.environ)
+    except UnsafeServerArguments as error:
+        print(f"Refusing to start the Rasa server: {error}", file=sys.stderr)
+        sys.exit(2)
     install()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *args]
     rasa_main()
 
 

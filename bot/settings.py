@@ -1,7 +1,11 @@
 """Configuration read from the environment, in one place.
 
 Every setting has a safe embedded default except secrets, which have none: SMTP
-credentials come from the environment or e-mail goes to the outbox table.
+credentials come from the environment or e-mail goes to the outbox table; the shared secrets between
+the processes (bot.secrets) come from the environment or from the git-ignored file `var/secrets.env`
+that the set-up generates.
+
+Every server listens on 127.0.0.1 unless RASA_HOST, ACTION_SERVER_HOST or WEB_HOST say otherwise.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +56,30 @@ def _env_positive_int(name: str, default: int, env: Mapping[str, str]) -> int:
     return value
 
 
+def _env_list(name: str, env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """A comma- or space-separated list; None when unset or empty."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return tuple(item for item in raw.replace(",", " ").split() if item)
+
+
+def _env_origins(name: str, env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """Website origins such as https://www.example.de (scheme, host, optional port; never "*")."""
+    origins = _env_list(name, env)
+    if origins is None:
+        return None
+    cleaned = []
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin == "*" or parts.scheme not in ("http", "https") or not parts.hostname \
+                or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{name} must list website origins such as https://www.example.de or "
+                             f"http://localhost:8000 (no path, no \"*\"), got {origin!r}")
+        cleaned.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(cleaned)
+
+
 def _env_bool(name: str, default: bool, env: Mapping[str, str]) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -68,6 +97,23 @@ class Settings:
     rasa_public_url: str = "http://localhost:5005"
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Interfaces the Rasa server and the action server listen on (127.0.0.1: this machine only).
+    rasa_host: str = "127.0.0.1"
+    action_server_host: str = "127.0.0.1"
+    # Rasa's HTTP API (/conversations/..., /model/...) is off unless switched on; when on, every call
+    # needs a JWT signed with rasa_jwt_secret (HS256, in the Authorization header).
+    rasa_api_enabled: bool = False
+    rasa_jwt_secret: str | None = None
+    # Shared secret Rasa sends to the action server (Authorization: Bearer ...); without it the action
+    # server refuses every call except /health.
+    action_server_token: str | None = None
+    # Website origins whose pages may talk to Rasa from the browser (CORS and the socket.io Origin
+    # check); empty means the demo website's own origins (see `website_origins`).
+    allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (IP addresses or networks) whose X-Forwarded-For header names the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # Where the set-up keeps generated secrets (git-ignored, mode 0600); the environment wins over it.
+    secrets_file: Path = PROJECT_ROOT / "var" / "secrets.env"
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -113,6 +159,14 @@ class Settings:
             rasa_public_url=env.get("RASA_PUBLIC_URL") or defaults.rasa_public_url,
             web_host=env.get("WEB_HOST") or defaults.web_host,
             web_port=_env_int("WEB_PORT", defaults.web_port, env),
+            rasa_host=env.get("RASA_HOST") or defaults.rasa_host,
+            action_server_host=env.get("ACTION_SERVER_HOST") or defaults.action_server_host,
+            rasa_api_enabled=_env_bool("RASA_API_ENABLED", defaults.rasa_api_enabled, env),
+            rasa_jwt_secret=env.get("RASA_JWT_SECRET") or None,
+            action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
+            allowed_origins=_env_origins("ALLOWED_ORIGINS", env) or defaults.allowed_origins,
+            trusted_proxies=_env_list("TRUSTED_PROXIES", env) or defaults.trusted_proxies,
+            secrets_file=Path(env.get("SECRETS_FILE") or defaults.secrets_file),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_env_int("SMTP_PORT", defaults.smtp_port, env),
             smtp_user=env.get("SMTP_USER") or None,
@@ -142,6 +196,13 @@ class Settings:
             verification_client_lock_minutes=_env_positive_int(
                 "VERIFICATION_CLIENT_LOCK_MINUTES", defaults.verification_client_lock_minutes, env),
         )
+
+    @property
+    def website_origins(self) -> tuple[str, ...]:
+        """Origins allowed to use Rasa from a browser: ALLOWED_ORIGINS, else the demo website's own."""
+        if self.allowed_origins:
+            return self.allowed_origins
+        return (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
 
 
 def get_settings() -> Settings:

@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=2
+# The shared secrets the set-up generated (var/secrets.env, or SECRETS_FILE) for the servers the tests
+# start; a variable already set in the environment wins.
+secrets_file="${SECRETS_FILE:-var/secrets.env}"
+if [ -f "$secrets_file" ]; then
+  while IFS='=' read -r name value; do
+    if [[ "$name" =~ ^[A-Z][A-Z0-9_]*$ ]] && [ -z "${!name:-}" ]; then export "$name=$value"; fi
+  done < "$secrets_file"
+fi
 
 printf '\n==> Lint\n'
 .venv/bin/ruff check .

@@ -86,6 +86,14 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssis
         yield running
 
 
+@pytest.fixture(scope="module")
+def assistant_with_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+    """As `assistant`, with Rasa's HTTP API switched on; every call needs `assistant_with_api.api_headers()`."""
+    workdir = tmp_path_factory.mktemp("assistant-api")
+    with running_assistant(seeded_records(workdir), workdir, web_app=False, rasa_api=True) as running:
+        yield running
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=30) as http:

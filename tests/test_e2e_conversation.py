@@ -33,6 +33,12 @@ from tests.servers import RunningAssistant, running_assistant
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def assistant(assistant_with_api: RunningAssistant) -> RunningAssistant:
+    """The servers of this module, with Rasa's HTTP API on (JWT) for the /model/parse checks."""
+    return assistant_with_api
+
+
 class Chat:
     """One customer's conversation over the REST channel."""
 
@@ -179,8 +185,7 @@ async def test_widget_metadata_reaches_rasa_over_socketio(assistant: RunningAssi
         await sio.disconnect()
     # The first answer is sent while Rasa is still working on the turn; the tracker is stored after it.
     for _ in range(40):
-        tracker = (await client.get(f"{assistant.rasa_url}/conversations/{session_id}/tracker")).json()
-        said = [e for e in tracker["events"] if e["event"] == "user" and e.get("text") == "Hallo"]
+        said = [e for e in assistant.stored_user_messages(session_id) if e.get("text") == "Hallo"]
         if said:
             break
         await asyncio.sleep(0.25)
@@ -191,7 +196,8 @@ async def test_widget_metadata_reaches_rasa_over_socketio(assistant: RunningAssi
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
 async def test_empty_message_is_parsed_as_not_understood(assistant: RunningAssistant, client: httpx.AsyncClient,
                                                          text: str) -> None:
-    response = await client.post(f"{assistant.rasa_url}/model/parse", json={"text": text})
+    response = await client.post(f"{assistant.rasa_url}/model/parse", json={"text": text},
+                                 headers=assistant.api_headers())
     assert response.status_code == 200, response.text
     assert response.json()["intent"]["name"] == "nlu_fallback"
 

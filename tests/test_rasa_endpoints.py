@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa.core.utils import AvailableEndpoints
+from rasa.shared.exceptions import RasaException
 
 from bot.rasa_endpoints import TRACKER_STORE_CLASS, EndpointConfigurationError, endpoints_config, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
@@ -13,7 +14,8 @@ from bot.settings import PROJECT_ROOT, Settings
 
 def test_embedded_defaults_keep_conversations_in_sqlite_without_lock_store_or_broker() -> None:
     config = endpoints_config(Settings.from_env({}))
-    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
+    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook",
+                                         "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}}
     assert config["tracker_store"] == {"type": TRACKER_STORE_CLASS, "dialect": "sqlite",
                                        "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"}
     assert "lock_store" not in config and "event_broker" not in config
@@ -54,7 +56,9 @@ def test_unusable_urls_are_rejected_with_what_to_write_instead(name: str, value:
     assert hint in str(error.value)
 
 
-def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Path) -> None:
+def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "token")  # Rasa substitutes it when reading the file
     database = tmp_path / "new-folder" / "conversations.db"
     settings = Settings.from_env({"TRACKER_STORE_URL": f"sqlite:///{database}",
                                   "LOCK_STORE_URL": "redis://127.0.0.1:6379/1"})
@@ -66,3 +70,15 @@ def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Pa
     assert endpoints.tracker_store.url == f"sqlite:///{database}"
     assert endpoints.lock_store.type == "redis"
     assert endpoints.lock_store.kwargs["db"] == 1
+
+
+def test_rasa_reads_the_action_server_token_from_its_environment(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    target = write_endpoints(Settings.from_env({}), tmp_path / "endpoints.yml")
+    assert "secret-value" not in target.read_text()
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "secret-value")
+    endpoints = AvailableEndpoints.read_endpoints(str(target))
+    assert endpoints.action.headers == {"Authorization": "Bearer secret-value"}
+    monkeypatch.delenv("ACTION_SERVER_TOKEN")
+    with pytest.raises(RasaException, match="ACTION_SERVER_TOKEN"):  # Rasa does not start without it
+        AvailableEndpoints.read_endpoints(str(target))

@@ -1,13 +1,18 @@
-"""`python -m bot.cli run` (what scripts/run.sh ends in): three services on the given ports, and Ctrl-C stops them all.
+"""`python -m bot.cli run` (what scripts/run.sh ends in): three services on the given ports, a crashed one is
+restarted, and only Ctrl-C stops them all.
 
-The command runs for real on free local ports with a fresh, migrated and seeded SQLite database. Once
-the demo page, the Rasa server and the action server answer, one message goes through Rasa to the
-action server (so the --action-port really reaches Rasa), then SIGINT stops everything.
+The command runs for real on free local ports with a fresh, migrated and seeded SQLite database and its
+own secrets file. Once the demo page, the Rasa server and the action server answer, one message goes
+through Rasa to the action server (so the --action-port and the shared secret really reach Rasa), then
+SIGINT stops everything. A second test kills the action server in the middle of a verified customer's
+conversation: the customer gets the polite message, the action server comes back by itself and the
+conversation carries on (issue 7, finding 4).
 """
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -18,10 +23,12 @@ import httpx
 import pytest
 
 from bot.cli import MODEL_PATH
+from bot.rasa_server import ACTION_SERVER_DOWN
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
 from bot.settings import PROJECT_ROOT
+from bot.shared_secrets import SECRET_NAMES
 from tests.servers import STARTUP_TIMEOUT_S, free_port
 
 pytestmark = pytest.mark.e2e
@@ -72,8 +79,8 @@ def wait_for(url: str, command: subprocess.Popen, log: Path, *, contains: str | 
     pytest.fail(f"{url} did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.mark.parametrize("interrupt", ["ctrl-c in a terminal", "sigint to the command"])
-def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, interrupt: str) -> None:
+def start_run_command(tmp_path: Path) -> tuple[subprocess.Popen, Path, str, str, int]:
+    """`python -m bot.cli run` on free ports: (command, log, Rasa URL, web URL, action port)."""
     assert MODEL_PATH.exists(), f"no trained model at {MODEL_PATH}: run scripts/test.sh (it trains when needed)"
     database_url = f"sqlite:///{tmp_path / 'records.db'}"
     upgrade_to_head(database_url)
@@ -81,20 +88,64 @@ def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, int
         seed_demo_customers(session, count=10, seed=3, today=date.today())
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     rasa_url, web_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1",
-           "COMPANY_NAME": COMPANY, "WEB_PORT": str(web_port), "RASA_URL": rasa_url, "RASA_PUBLIC_URL": rasa_url}
+    env = {name: value for name, value in os.environ.items() if name not in SECRET_NAMES}
+    env.update({"DATABASE_URL": database_url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
+                "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1", "SECRETS_FILE": str(tmp_path / "secrets.env"),
+                "COMPANY_NAME": COMPANY, "WEB_PORT": str(web_port), "RASA_URL": rasa_url, "RASA_PUBLIC_URL": rasa_url})
     log = tmp_path / "run.log"
     # Its own process group, as in a terminal, where Ctrl-C sends SIGINT to the whole foreground group.
     command = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--rasa-port", str(rasa_port), "--action-port", str(action_port)],
         cwd=PROJECT_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return command, log, rasa_url, web_url, action_port
+
+
+def wait_until_all_up(command: subprocess.Popen, log: Path, rasa_url: str, web_url: str, action_port: int) -> None:
+    wait_for(f"{web_url}/", command, log, contains=f'data-socket-url="{rasa_url}"')
+    wait_for(f"{rasa_url}/", command, log)  # answers once the model is loaded (the HTTP API is off)
+    wait_for(f"http://127.0.0.1:{action_port}/health", command, log)
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def stop_and_check_everything_stopped(command: subprocess.Popen, log: Path, rasa_url: str, signal_number: int) -> None:
+    children = child_pids(command.pid)
+    command.send_signal(signal_number)
+    exit_code = command.wait(timeout=STOP_TIMEOUT_S)
+    output = log.read_text()
+    assert exit_code == 0, output[-3000:]
+    assert "Stopped." in output
+    deadline = time.monotonic() + 5
+    while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in children if is_running(pid)] == []
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{rasa_url}/", timeout=2)
+
+
+def kill_everything(command: subprocess.Popen, children: list[int]) -> None:
+    if command.poll() is None:
+        for pid in child_pids(command.pid):
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+        os.killpg(command.pid, signal.SIGKILL)
+        command.wait(timeout=10)
+    for pid in children:
+        if is_running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c in a terminal", "sigint to the command"])
+def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, interrupt: str) -> None:
+    command, log, rasa_url, web_url, action_port = start_run_command(tmp_path)
     children: list[int] = []
     try:
-        wait_for(f"{web_url}/", command, log, contains=f'data-socket-url="{rasa_url}"')
+        wait_until_all_up(command, log, rasa_url, web_url, action_port)
         assert COMPANY in httpx.get(f"{web_url}/").text
-        wait_for(f"{rasa_url}/status", command, log)
-        wait_for(f"http://127.0.0.1:{action_port}/health", command, log)
+        secrets_file = tmp_path / "secrets.env"
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600, "run generates the missing secrets"
         children = child_pids(command.pid)
         assert len(children) == 3, f"expected action server, Rasa server and web app, found {children}"
 
@@ -116,11 +167,55 @@ def test_run_starts_all_three_services_and_sigint_stops_them(tmp_path: Path, int
             time.sleep(0.1)
         assert [pid for pid in children if is_running(pid)] == []
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{rasa_url}/status", timeout=2)
+            httpx.get(f"{rasa_url}/", timeout=2)
     finally:
-        if command.poll() is None:
-            os.killpg(command.pid, signal.SIGKILL)
-            command.wait(timeout=10)
-        for pid in children:
-            if is_running(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_everything(command, children)
+
+
+def test_a_crashed_action_server_is_restarted_and_the_conversation_carries_on(tmp_path: Path) -> None:
+    command, log, rasa_url, web_url, action_port = start_run_command(tmp_path)
+    children: list[int] = []
+    sender = f"restart-{time.monotonic_ns()}"
+
+    def say(text: str) -> str:
+        reply = httpx.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
+        reply.raise_for_status()
+        return " ".join(m.get("text", "") for m in reply.json())
+
+    try:
+        wait_until_all_up(command, log, rasa_url, web_url, action_port)
+        children = child_pids(command.pid)
+        [action_server] = [pid for pid in children if "bot.action_server" in command_line(pid)]
+        others = [pid for pid in children if pid != action_server]
+        assert len(others) == 2
+
+        assert "automatischer Assistent" in say("Hallo")
+        say("Wie lange läuft mein Vertrag noch?")
+        say("K100001")
+        verified = say("10115")
+        assert "identifiziert" in verified and "V10000001" in verified, verified
+
+        os.kill(action_server, signal.SIGKILL)
+        while is_running(action_server):
+            time.sleep(0.05)
+        down = say("Wie hoch ist meine letzte Rechnung?")
+        assert ACTION_SERVER_DOWN in down, down
+        assert "€" not in down
+
+        wait_for(f"http://127.0.0.1:{action_port}/health", command, log)
+        output = log.read_text()
+        assert "The action server stopped (exit code -9)" in output and "restarting it in 1 s" in output, output[-3000:]
+        assert "Restarted the action server (restart 1" in output
+        assert "stopping the others" not in output
+        assert all(is_running(pid) for pid in others), "Rasa and the website kept running"
+        [restarted] = [pid for pid in child_pids(command.pid) if "bot.action_server" in command_line(pid)]
+        assert restarted != action_server
+
+        answer = say("Wie hoch ist meine letzte Rechnung?")
+        assert "€" in answer and ACTION_SERVER_DOWN not in answer, answer
+        assert "Kundennummer" not in answer, "still verified: the conversation carried on"
+
+        children = child_pids(command.pid)
+        stop_and_check_everything_stopped(command, log, rasa_url, signal.SIGTERM)  # as from systemd or docker stop
+    finally:
+        kill_everything(command, children)

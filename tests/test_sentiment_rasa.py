@@ -61,9 +61,10 @@ def test_component_handles_empty_text_and_payloads() -> None:
 
 
 @pytest.mark.e2e
-async def test_rest_conversation_stores_sentiment_in_the_tracker(assistant: RunningAssistant) -> None:
+async def test_rest_conversation_stores_sentiment_in_the_tracker(assistant_with_api: RunningAssistant) -> None:
+    assistant = assistant_with_api
     sender = f"test-{uuid.uuid4().hex[:12]}"
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=60, headers=assistant.api_headers()) as http:
         parsed = await http.post(f"{assistant.rasa_url}/model/parse", json={"text": "Danke für nichts!!!"})
         parsed.raise_for_status()
         assert parsed.json()[SENTIMENT]["label"] == NEGATIVE
