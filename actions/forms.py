@@ -7,6 +7,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RECORDS_UNAVAILABLE, in_records, send
+from actions.declaration import declaration_events
 from bot.assistant.replies import TALK_TO_HUMAN, Reply
 from bot.assistant.verification import (
     MAX_ATTEMPTS,
@@ -121,4 +122,6 @@ class ValidateCancellationForm(FormValidationAction):
                                      domain: dict[str, Any]) -> dict[str, Any]:
         if value in REASONS:
             return {"cancellation_reason": value}
-        return {"cancellation_reason": detect_reason(str(value or "")) or "other"}
+        # Typed text may also state how to cancel ("zum 30.06.", "außerordentlich", "auch an x@y.de").
+        stated = {event["name"]: event["value"] for event in declaration_events(tracker, str(value or ""))}
+        return {"cancellation_reason": detect_reason(str(value or "")) or "other", **stated}
