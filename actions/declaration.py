@@ -88,15 +88,16 @@ def tracker_with(tracker: Tracker, events: list[dict[str, Any]]) -> Tracker:
     return copy
 
 
-def describe(declaration: CancellationDeclaration) -> str:
+def describe(declaration: CancellationDeclaration, *, verified: bool) -> str:
     """What is noted, in a sentence."""
     parts = [declaration.kind_text()]
     parts.append(f"zum {german_date(declaration.requested_date)}" if declaration.requested_date
                  else "zum frühestmöglichen Termin")
     text = "Notiert: " + ", ".join(parts) + "."
     if declaration.extra_recipient:
-        text += (f" Die Bestätigung geht zusätzlich an {declaration.extra_recipient}, sobald Sie identifiziert "
-                 "sind; die bei uns hinterlegte Adresse erhält sie immer.")
+        text += (f" Die Bestätigung geht zusätzlich an {declaration.extra_recipient}"
+                 + ("" if verified else ", sobald Sie identifiziert sind")
+                 + "; die bei uns hinterlegte Adresse erhält sie immer.")
     return text
 
 
@@ -126,7 +127,8 @@ class ActionNoteCancellationDetails(Action):
             send(dispatcher, Reply(DETAILS_HELP, buttons))
             return []
         declaration = declaration_from_slots(tracker_with(tracker, events), today=berlin_date(now()))
-        send(dispatcher, Reply(describe(declaration) + " Sie können jetzt kündigen.", buttons))
+        verified = tracker.get_slot("verified_customer") is not None
+        send(dispatcher, Reply(describe(declaration, verified=verified) + " Sie können jetzt kündigen.", buttons))
         return events
 
 

@@ -74,9 +74,9 @@ def test_extraordinary_cancellations_compute_their_own_date(database_url: str) -
         assert [(c.kind, c.extraordinary_reason, c.effective_date) for c in rows] == [
             ("extraordinary", "moving", date(2027, 1, 1)), ("extraordinary", "fault", date(2026, 12, 1))]
         bodies = [e.body for e in session.scalars(select(OutboxEmail).order_by(OutboxEmail.id))]
-    assert "außerordentliche Kündigung (Umzug an einen Ort, an dem die Leistung nicht angeboten wird" in moving
+    assert "außerordentliche Kündigung wegen Umzugs an einen Ort, an dem die Leistung nicht angeboten wird" in moving
     assert "Er endet am 01.12.2026" in fault and "§ 314 BGB" in fault
-    assert "Art der Kündigung: Außerordentliche Kündigung (anhaltende Störung" in bodies[1]
+    assert "Art der Kündigung: Außerordentliche Kündigung wegen einer anhaltenden Störung" in bodies[1]
 
 
 def test_extra_address_gets_a_copy_only_when_verified_and_the_address_on_file_always(database_url: str) -> None:
@@ -186,7 +186,7 @@ async def test_cancelling_in_the_chat_offers_the_download_and_keeps_the_declarat
     events = await ActionServeRequest().run(dispatcher, tracker(intent="cancel_now", text="/cancel_now",
                                                                 slots=slots), {})
     texts = [m["text"] for m in dispatcher.messages]
-    assert "ist gekündigt" in texts[0] and "außerordentliche Kündigung (Umzug" in texts[0]
+    assert "ist gekündigt" in texts[0] and "außerordentliche Kündigung wegen Umzugs" in texts[0]
     assert "[Kündigungsbestätigung herunterladen (Textdatei)](https://www.nordstern.example/kuendigung/KB-" in texts[1]
     cleared = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert cleared["cancellation_kind"] is None and cleared["confirmation_email"] is None

@@ -229,9 +229,9 @@ def confirmation_reply_text(cancellation: Cancellation, *, recipients: Sequence[
                                    extraordinary_reason=cancellation.extraordinary_reason).kind_text()
     text = (f"Ihr Vertrag {contract.contract_number} ({contract.plan.name}) ist gekündigt. Er endet am "
             f"{german_date(cancellation.effective_date)}. Ihre Kündigung ist am "
-            f"{german_datetime(cancellation.requested_at)} bei uns eingegangen ({kind}"
+            f"{german_datetime(cancellation.requested_at)} bei uns eingegangen: {kind}"
             + (f", gewünscht zum {german_date(cancellation.requested_date)}" if cancellation.requested_date else "")
-            + f"). Ihre Bestätigungsnummer: {cancellation.confirmation_number}. ")
+            + f". Ihre Bestätigungsnummer: {cancellation.confirmation_number}. ")
     if cancellation.requested_date and cancellation.requested_date < cancellation.effective_date:
         text += (f"Ein Ende zum {german_date(cancellation.requested_date)} ist wegen der Mindestlaufzeit bzw. "
                  f"Kündigungsfrist nicht möglich; der {german_date(cancellation.effective_date)} ist der "

@@ -37,8 +37,8 @@ EXTRAORDINARY_REASONS = (MOVING, FAULT)
 
 # How the reasons are named to the customer.
 EXTRAORDINARY_REASON_TEXT = {
-    MOVING: "Umzug an einen Ort, an dem die Leistung nicht angeboten wird (§ 60 Abs. 2 TKG)",
-    FAULT: "anhaltende Störung, die nicht behoben wurde (§ 314 BGB)",
+    MOVING: "wegen Umzugs an einen Ort, an dem die Leistung nicht angeboten wird (§ 60 Abs. 2 TKG)",
+    FAULT: "wegen einer anhaltenden Störung, die nicht behoben wurde (§ 314 BGB)",
     None: "ohne Angabe eines Grundes",
 }
 
@@ -72,7 +72,7 @@ class CancellationDeclaration:
     def kind_text(self) -> str:
         if self.kind == ORDINARY:
             return "ordentliche Kündigung"
-        return f"außerordentliche Kündigung ({EXTRAORDINARY_REASON_TEXT[self.extraordinary_reason]})"
+        return f"außerordentliche Kündigung {EXTRAORDINARY_REASON_TEXT[self.extraordinary_reason]}"
 
 
 @dataclass(frozen=True)
