@@ -65,7 +65,7 @@ def _convert_sqlite(to_utc: bool) -> None:
             else:
                 converted = value.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
             bind.execute(sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
-                         {"value": converted.isoformat(sep=" "), "id": row_id})
+                         {"value": converted.strftime("%Y-%m-%d %H:%M:%S.%f"), "id": row_id})  # SQLAlchemy's format
 
 
 def upgrade() -> None:
