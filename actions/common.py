@@ -5,7 +5,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from rasa_sdk import Action, Tracker
@@ -37,7 +37,8 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 
 
 def now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    """The current time, timezone-aware in UTC (the customer's calendar day: `bot.retention.formatting.berlin_date`)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 async def in_records(settings: Settings, work: Callable[[Session], T]) -> T:

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
 from bot.assistant.handoff import parse_rating, request_handoff, store_rating
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
-from bot.settings import Settings, get_settings
+from bot.settings import Settings, get_settings, public_web_url
 
 OFFER_HUMAN_AFTER_MISUNDERSTANDING = Reply(
     "Ich habe Sie leider wieder nicht verstanden. Möchten Sie mit einer Mitarbeiterin oder einem Mitarbeiter "
@@ -19,18 +19,28 @@ OFFER_HUMAN_AFTER_MISUNDERSTANDING = Reply(
 )
 
 
+def privacy_link(settings: Settings) -> str:
+    """PRIVACY_URL as an absolute address: a path is taken on the website (WEB_PUBLIC_URL)."""
+    url = settings.privacy_url
+    return public_web_url(settings) + url if url.startswith("/") else url
+
+
+def welcome_text(settings: Settings) -> str:
+    """The first message: the AI disclosure and the privacy notice (Art. 13 DSGVO), side by side."""
+    return (f"Willkommen beim Kundenservice von {settings.company_name}. Ich bin ein automatischer Assistent, "
+            "kein Mensch. Sie können jederzeit darum bitten, mit einer Mitarbeiterin oder einem Mitarbeiter zu "
+            f"sprechen. Wie wir Ihre Angaben verarbeiten: [Datenschutzhinweise]({privacy_link(settings)})")
+
+
 class ActionSessionStart(Action):
-    """Every conversation starts by saying that this is an automated assistant."""
+    """Every conversation starts by saying that this is an automated assistant, and where the privacy notice is."""
 
     def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        company = get_settings().company_name
-        dispatcher.utter_message(
-            text=f"Willkommen beim Kundenservice von {company}. Ich bin ein automatischer Assistent, kein Mensch. "
-                 "Sie können jederzeit darum bitten, mit einer Mitarbeiterin oder einem Mitarbeiter zu sprechen.")
+        dispatcher.utter_message(text=welcome_text(get_settings()))
         return [SessionStarted(), ActionExecuted("action_listen")]
 
 

@@ -27,6 +27,7 @@ from bot.assistant.dissatisfaction import (
 from bot.assistant.insights import CustomerMood, customer_mood, record_insight
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.records.database import RecordsUnavailable
+from bot.retention.formatting import berlin_date
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def _changed(old: Any, new: Any) -> bool:
 
 async def _load_mood(settings: Settings, customer_id: int) -> CustomerMood | None:
     """The verified customer's complaint history and value group (None if unreachable: tried again next time)."""
-    today = now().date()
+    today = berlin_date(now())
     try:
         return await in_records(settings, lambda s: customer_mood(s, customer_id=customer_id, today=today))
     except RecordsUnavailable:

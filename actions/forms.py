@@ -1,13 +1,13 @@
 """Validation of the verification form and of the optional cancellation reason."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import RECORDS_UNAVAILABLE, in_records, send
+from actions.common import RECORDS_UNAVAILABLE, in_records, now, send
+from actions.declaration import declaration_events
 from actions.verification_lock import client_of, lock_holds, locked_out
 from bot.assistant.replies import TALK_TO_HUMAN, Reply
 from bot.assistant.verification import (
@@ -88,7 +88,7 @@ class ValidateVerificationForm(FormValidationAction):
         if number is None:
             return {"verification_secret": None}  # the form asks for the customer number first
         settings = get_settings()
-        moment = datetime.now(timezone.utc)
+        moment = now()
         try:
             outcome = await in_records(settings, lambda s: checked_verification(
                 s, customer_number=number, secret=secret, client=client_of(tracker),
@@ -139,4 +139,6 @@ class ValidateCancellationForm(FormValidationAction):
                                      domain: dict[str, Any]) -> dict[str, Any]:
         if value in REASONS:
             return {"cancellation_reason": value}
-        return {"cancellation_reason": detect_reason(str(value or "")) or "other"}
+        # Typed text may also state how to cancel ("zum 30.06.", "außerordentlich", "auch an x@y.de").
+        stated = {event["name"]: event["value"] for event in declaration_events(tracker, str(value or ""))}
+        return {"cancellation_reason": detect_reason(str(value or "")) or "other", **stated}

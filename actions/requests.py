@@ -9,6 +9,13 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from actions.declaration import (
+    clear_declaration,
+    declaration_events,
+    declaration_from_slots,
+    send_download_link,
+    tracker_with,
+)
 from actions.verification_lock import when_not_verified
 from bot.assistant import service_answers
 from bot.assistant.cancellation import cancel_contract, cancel_contracts, propose_offer
@@ -17,6 +24,7 @@ from bot.assistant.mail import deliver
 from bot.assistant.replies import Reply
 from bot.assistant.verification import MAX_ATTEMPTS
 from bot.records.models import Customer
+from bot.retention.formatting import berlin_date
 from bot.settings import Settings
 
 # The request each intent stands for.
@@ -76,10 +84,21 @@ class ActionServeRequest(RecordsAction):
             return [SlotSet("pending_request", request), ActiveLoop("verification_form")]
         return await self._serve(dispatcher, tracker, settings, request, customer_id, reason)
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        # Options stated in the cancellation message itself ("zum 30.06. kündigen") are kept first, so
+        # that every path below (reason question, identification, offer, cancel) sees them.
+        stated: list[dict[str, Any]] = []
+        if current_request(tracker) in ("cancellation", "cancel_now") and tracker.latest_action_name not in FORMS:
+            stated = declaration_events(tracker, tracker.latest_message.get("text"))
+            if stated:
+                tracker = tracker_with(tracker, stated)
+        return stated + await super().run(dispatcher, tracker, domain)
+
     async def _serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
                      request: str | None, customer_id: int, reason: str | None) -> list[dict[str, Any]]:
         moment = now()
-        today = moment.date()
+        today = berlin_date(moment)
         events: list[dict[str, Any]] = [SlotSet("pending_request", None)]
         target = ContractsInQuestion()
         if request in CONTRACT_REQUESTS:
@@ -154,29 +173,37 @@ def _triggering_text(tracker: Tracker) -> str:
 async def cancel_and_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
                              customer_id: int, reason: str | None,
                              contract_ids: tuple[int, ...]) -> list[dict[str, Any]]:
-    """Cancel the chosen contract(s) (recording a declined offer if one was open), commit, then send the e-mail."""
+    """Cancel the chosen contract(s) (recording a declined offer if one was open), commit, then send the e-mails.
+
+    What the customer declared (kind, date, extra address; slots set by the buttons and by
+    `declaration_events`) goes with it; the customer is verified here, so an extra address is honoured.
+    """
     moment = now()
     declined = tracker.get_slot("offer_code") if tracker.get_slot("offer_pending") else None
+    declaration = declaration_from_slots(tracker, today=berlin_date(moment))
     if len(contract_ids) == 1:
         done = await in_records(settings, lambda s: cancel_contract(
             s, customer_id=customer_id, contract_id=contract_ids[0], reason=reason,
             conversation_id=tracker.sender_id, declined_offer_code=declined, now=moment,
-            company=settings.company_name))
+            company=settings.company_name, declaration=declaration, identity_verified=True))
     else:
         done = await in_records(settings, lambda s: cancel_contracts(
             s, customer_id=customer_id, contract_ids=contract_ids, reason=reason,
-            conversation_id=tracker.sender_id, now=moment, company=settings.company_name))
+            conversation_id=tracker.sender_id, now=moment, company=settings.company_name,
+            declaration=declaration, identity_verified=True))
     # The cancellation is committed at this point; only now does the confirmation go out.
-    if done.outbox_email_id is not None:
-        await _deliver_quietly(settings, done.outbox_email_id)
+    for email_id in ((done.outbox_email_id,) if done.outbox_email_id is not None else ()) + \
+            done.extra_outbox_email_ids:
+        await _deliver_quietly(settings, email_id)
     send(dispatcher, done.reply)
+    if done.confirmation_number:
+        send_download_link(dispatcher, settings, done.confirmation_number, moment)
     return [SlotSet("offer_pending", False), SlotSet("offer_code", None), SlotSet("pending_request", None),
-            SlotSet("contract_number", None)]
+            SlotSet("contract_number", None), *clear_declaration(tracker)]
 
 
 async def _deliver_quietly(settings: Settings, outbox_email_id: int) -> None:
     """Try to send at once; if that fails, the e-mail stays queued and the delivery worker retries it."""
     import asyncio
-    from datetime import datetime, timezone
 
-    await asyncio.to_thread(deliver, settings, outbox_email_id=outbox_email_id, now=datetime.now(timezone.utc))
+    await asyncio.to_thread(deliver, settings, outbox_email_id=outbox_email_id, now=now())

@@ -6,7 +6,6 @@ verification in bot/assistant/cancellation_requests.py; these actions only conne
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -14,12 +13,11 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import RecordsAction, in_records, send
+from actions.common import RecordsAction, in_records, now, send
 from bot.assistant.cancellation_requests import (
     clean_contact,
     clean_name,
     looks_like_email,
-    outbox_time,
     submit_cancellation_request,
 )
 from bot.assistant.mail import deliver
@@ -85,7 +83,7 @@ def client_of(tracker: Tracker) -> str:
 
 async def lock_holds(tracker: Tracker, customer_number: str | None) -> bool:
     """Whether verification is locked now for this number or for this conversation's client."""
-    moment = datetime.now(timezone.utc)
+    moment = now()
     client = client_of(tracker)
     return await in_records(get_settings(), lambda s: active_lock(
         s, customer_number=customer_number, client=client, now=moment) is not None)
@@ -143,14 +141,14 @@ class ActionSubmitCancellationRequest(RecordsAction):
             return cleared
         email = looks_like_email(contact)
         postal_address = None if email else contact
-        moment = datetime.now(timezone.utc)
+        moment = now()
         receipt = await in_records(settings, lambda s: submit_cancellation_request(
             s, customer_number=number, name=name, email=email, postal_address=postal_address,
             conversation_id=tracker.sender_id, now=moment, company=settings.company_name))
         # Recorded and committed; only now does the confirmation of receipt go out.
         if receipt.outbox_email_id is not None:
             await asyncio.to_thread(deliver, settings, outbox_email_id=receipt.outbox_email_id,
-                                    now=outbox_time(moment))
+                                    now=moment)
         send(dispatcher, receipt.reply)
         return cleared + [SlotSet("pending_request", None), SlotSet("unverified_cancellation_offered", False)]
 

@@ -133,6 +133,15 @@ class Settings:
     event_broker_url: str | None = None
     event_broker_queue: str = "retention_events"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
+    # § 312k BGB: the privacy notice named in the first message (Art. 13 GDPR), where the web app is reached
+    # by customers (links to the cancellation download), and the key that signs those download links
+    # (generated at setup; without it no download link is offered).
+    privacy_url: str = "/datenschutz"
+    web_public_url: str | None = None
+    download_link_secret: str | None = None
+    download_link_days: int = 30
+    # The zone the naive times written before migration 0004 are read in (see that migration).
+    records_legacy_timezone: str = "Europe/Berlin"
     # GermEval 2017 dev set (licensed non-commercial): read at run time by `bot.cli evaluate`, never copied.
     germeval_dev_path: Path = PROJECT_ROOT.parent / "shared" / "eval" / "germeval2017_dev.tsv"
     # Verification limits across conversations (bot/assistant/verification_limits.py): after
@@ -182,6 +191,11 @@ class Settings:
             event_broker_url=env.get("EVENT_BROKER_URL") or None,
             event_broker_queue=env.get("EVENT_BROKER_QUEUE") or defaults.event_broker_queue,
             action_server_url=env.get("ACTION_SERVER_URL") or defaults.action_server_url,
+            privacy_url=env.get("PRIVACY_URL") or defaults.privacy_url,
+            web_public_url=(env.get("WEB_PUBLIC_URL") or "").rstrip("/") or None,
+            download_link_secret=env.get("DOWNLOAD_LINK_SECRET") or None,
+            download_link_days=_env_int("DOWNLOAD_LINK_DAYS", defaults.download_link_days, env),
+            records_legacy_timezone=env.get("RECORDS_LEGACY_TIMEZONE") or defaults.records_legacy_timezone,
             germeval_dev_path=Path(env.get("GERMEVAL_DEV_PATH") or defaults.germeval_dev_path),
             verification_max_failures=_env_positive_int(
                 "VERIFICATION_MAX_FAILURES", defaults.verification_max_failures, env),
@@ -203,6 +217,11 @@ class Settings:
         if self.allowed_origins:
             return self.allowed_origins
         return (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
+
+
+def public_web_url(settings: Settings) -> str:
+    """Where customers reach the web app: WEB_PUBLIC_URL, else the address it listens on."""
+    return settings.web_public_url or f"http://{settings.web_host}:{settings.web_port}"
 
 
 def get_settings() -> Settings:

@@ -14,6 +14,7 @@ from bot.records.database import session_factory, transaction
 from bot.records.demo_data import EMAIL_DOMAINS, NAME_ORIGINS, PERSONAS, email_safe, seed_demo_customers
 from bot.records.models import CANCELLED, PAUSED, Cancellation, Complaint, Contract, Customer, Invoice
 from bot.retention.dates import add_months
+from bot.retention.formatting import BERLIN, berlin_date
 
 TODAY = date(2025, 3, 15)
 PERSONA_NUMBERS = {p.customer_number for p in PERSONAS}
@@ -193,8 +194,8 @@ def test_lukas_weber_has_two_recent_unresolved_technical_complaints(database_url
             "Internet fällt abends regelmäßig aus", "Router verliert ständig die Verbindung"]
         for complaint in complaints:
             assert complaint.category == "technical" and complaint.resolved is False
-            assert datetime.combine(add_months(TODAY, -2), time()) <= complaint.created_at
-            assert complaint.created_at < datetime.combine(TODAY, time())
+            assert datetime.combine(add_months(TODAY, -2), time(), tzinfo=BERLIN) <= complaint.created_at
+            assert complaint.created_at < datetime.combine(TODAY, time(), tzinfo=BERLIN)
 
 
 def test_personas_have_the_last_three_invoices(database_url: str) -> None:
@@ -348,10 +349,10 @@ def test_invoices_and_complaints_are_plausible(database_url: str) -> None:
         assert {len(c.complaints) for c in with_complaints} <= {1, 2, 3, 4}
         complaints = [x for c in with_complaints for x in c.complaints]
         assert {x.category for x in complaints} == {"technical", "billing", "service", "price"}
-        earliest = datetime.combine(add_months(TODAY, -18), time())
+        earliest = datetime.combine(add_months(TODAY, -18), time(), tzinfo=BERLIN)
         for x in complaints:
-            assert earliest <= x.created_at < datetime.combine(TODAY, time())
-            assert x.created_at.date() >= x.customer.customer_since
+            assert earliest <= x.created_at < datetime.combine(TODAY, time(), tzinfo=BERLIN)
+            assert berlin_date(x.created_at) >= x.customer.customer_since
             assert x.description.strip()
         resolved = Counter(x.resolved for x in complaints)
         assert resolved[True] > 0 and resolved[False] > 0

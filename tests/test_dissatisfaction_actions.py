@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -30,7 +30,7 @@ def _customer(url: str, *, complaints: tuple[tuple[str, bool, int], ...] = (), *
     with transaction(url) as session:
         customer = add_customer(session, **kwargs)
         for category, resolved, days_ago in complaints:
-            session.add(Complaint(customer_id=customer.id, created_at=datetime.now() - timedelta(days=days_ago),
+            session.add(Complaint(customer_id=customer.id, created_at=datetime.now(timezone.utc) - timedelta(days=days_ago),
                                   category=category, description="", resolved=resolved))
         return customer.id
 

@@ -46,10 +46,15 @@ def test_dev_set_covers_every_intent_with_the_required_emphasis() -> None:
     assert len({m.text.lower() for m in messages}) == len(messages), "duplicate messages"
 
 
+# Intents the domain gained after the test set was written. The test set stays untouched (its README):
+# they are measured on the dev set only, until a new test set is written that covers them.
+INTENTS_NEWER_THAN_THE_TEST_SET = {"state_cancellation_details"}
+
+
 def test_test_set_covers_every_intent_and_both_sentiment_extremes() -> None:
     messages = load_labelled_messages(TEST_SET_PATH)
     counts = Counter(m.intent for m in messages)
-    assert set(counts) == _domain_intents()
+    assert set(counts) == _domain_intents() - INTENTS_NEWER_THAN_THE_TEST_SET
     assert len(messages) >= 320 and min(counts.values()) >= 8
     assert counts["cancel_contract"] >= 60 and counts["complain"] >= 40 and counts["out_of_scope"] >= 50
     sentiments = Counter(m.sentiment for m in messages)

@@ -16,14 +16,23 @@ from sqlalchemy.orm import Session
 from bot.assistant.mail import queue_email
 from bot.assistant.replies import CANCEL_NOW, TALK_TO_HUMAN, Button, Reply
 from bot.assistant.service_answers import NO_CONTRACT, current_monthly_price
-from bot.records.models import CANCELLED, PAUSED, Cancellation, Contract, Customer, Invoice, OfferDecision
+from bot.records.models import CANCELLED, PAUSED, Cancellation, Contract, Customer, Invoice, OfferDecision, OutboxEmail
 from bot.records.queries import active_plans, cancellation_for_contract, offer_catalog
-from bot.retention.dates import add_months, effective_cancellation_date, months_between
-from bot.retention.formatting import euro, german_date
+from bot.retention.dates import add_months, months_between
+from bot.retention.declaration import EXTRAORDINARY, CancellationDeclaration, effective_date
+from bot.retention.formatting import berlin_date, euro, german_date, german_datetime
 from bot.retention.offers import OfferChoice, choose_offer
 
 ACCEPT_OFFER = Button("Angebot annehmen", "/accept_offer")
 DECLINE_AND_CANCEL = Button("Nein, jetzt kündigen", "/cancel_now")
+# Optional statements with the cancellation (§ 312k Abs. 2 Satz 3 BGB), next to the cancel button.
+CANCEL_EXTRAORDINARY_MOVING = Button(
+    "Außerordentlich kündigen: Umzug, Leistung am neuen Wohnort nicht verfügbar",
+    '/cancel_now{"cancellation_kind":"extraordinary","extraordinary_reason":"moving"}')
+CANCEL_EXTRAORDINARY_FAULT = Button(
+    "Außerordentlich kündigen: anhaltende Störung",
+    '/cancel_now{"cancellation_kind":"extraordinary","extraordinary_reason":"fault"}')
+CANCELLATION_OPTIONS = Button("Anderes Kündigungsdatum oder andere E-Mail", "/state_cancellation_details")
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class Proposal:
 class CancellationDone:
     reply: Reply
     outbox_email_id: int | None
+    extra_outbox_email_ids: tuple[int, ...] = ()
+    confirmation_number: str | None = None
 
 
 def _customer_and_contract(session: Session, customer_id: int, contract_id: int) -> tuple[Customer, Contract | None]:
@@ -107,6 +118,7 @@ def propose_offer(session: Session, *, customer_id: int, contract_id: int, reaso
     buttons = [ACCEPT_OFFER, DECLINE_AND_CANCEL]
     if choice.offer.kind == "goodwill_credit":
         buttons.append(TALK_TO_HUMAN)
+    buttons += [CANCEL_EXTRAORDINARY_MOVING, CANCEL_EXTRAORDINARY_FAULT, CANCELLATION_OPTIONS]
     text = _offer_text(choice, customer, contract, today) + " Möchten Sie das Angebot annehmen oder jetzt kündigen?"
     return Proposal(choice.offer.code, Reply(text, tuple(buttons)))
 
@@ -141,7 +153,7 @@ def _apply(session: Session, choice: OfferChoice, contract: Contract, today: dat
 def accept_offer(session: Session, *, customer_id: int, contract_id: int, offer_code: str, reason: str | None,
                  conversation_id: str, now: datetime) -> Reply:
     """Apply the offer that was made for this contract, record the decision and confirm."""
-    today = now.date()
+    today = berlin_date(now)
     customer, contract = _customer_and_contract(session, customer_id, contract_id)
     if contract is None:
         return NO_CONTRACT
@@ -168,27 +180,85 @@ def _mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def _confirmation_email(company: str, customer: Customer, contract: Contract, cancellation: Cancellation) -> str:
+def declaration_lines(cancellation: Cancellation) -> list[str]:
+    """The content of one declaration and its receipt, as plain-text lines (§ 312k Abs. 4 BGB)."""
+    contract = cancellation.contract
+    kind = CancellationDeclaration(kind=cancellation.kind,
+                                   extraordinary_reason=cancellation.extraordinary_reason).kind_text()
+    requested = (f"zum {german_date(cancellation.requested_date)}" if cancellation.requested_date
+                 else "zum frühestmöglichen Termin")
+    lines = [
+        f"Vertrag: {contract.contract_number} ({contract.plan.name})",
+        f"Art der Kündigung: {kind[:1].upper()}{kind[1:]}",
+        f"Gewünschter Termin: {requested}",
+        f"Eingang der Kündigung: {german_datetime(cancellation.requested_at)}",
+        f"Der Vertrag endet am: {german_date(cancellation.effective_date)}",
+        f"Bestätigungsnummer: {cancellation.confirmation_number}",
+    ]
+    if cancellation.requested_date and cancellation.requested_date < cancellation.effective_date:
+        lines.append(f"Hinweis: Ein Ende zum {german_date(cancellation.requested_date)} ist wegen der "
+                     f"Mindestlaufzeit bzw. Kündigungsfrist nicht möglich; frühestmöglich endet der Vertrag am "
+                     f"{german_date(cancellation.effective_date)}.")
+    if cancellation.kind == EXTRAORDINARY and cancellation.extraordinary_reason is None:
+        lines.append("Hinweis: Ohne Angabe eines wichtigen Grundes endet der Vertrag zum ordentlichen Termin; "
+                     "nennen Sie uns den Grund, prüfen wir eine frühere Beendigung.")
+    elif cancellation.kind == EXTRAORDINARY:
+        lines.append("Hilfsweise gilt Ihre Kündigung als ordentliche Kündigung zum nächstmöglichen Termin.")
+    return lines
+
+
+def confirmation_text(company: str, cancellations: Sequence[Cancellation]) -> str:
+    """The confirmation of receipt in text form (e-mail and download) for one or more cancellation rows
+    of the same customer: the content of each declaration, the date and time of receipt, and the end date."""
+    customer = cancellations[0].customer
+    blocks = ["\n".join(declaration_lines(c)) for c in cancellations]
+    extra = sorted({c.extra_recipient for c in cancellations if c.extra_recipient})
+    copies = (f"Eine Kopie dieser Bestätigung geht auf Ihren Wunsch auch an {', '.join(extra)}.\n\n"
+              if extra else "")
     return (
         f"Guten Tag {customer.first_name} {customer.last_name},\n\n"
-        f"hiermit bestätigen wir den Eingang Ihrer Kündigung vom {german_date(cancellation.requested_at.date())} "
-        f"für den Vertrag {contract.contract_number} ({contract.plan.name}).\n"
-        f"Der Vertrag endet am {german_date(cancellation.effective_date)}.\n"
-        f"Bestätigungsnummer: {cancellation.confirmation_number}\n"
+        f"hiermit bestätigen wir den Eingang Ihrer Kündigung am {german_datetime(cancellations[0].requested_at)} "
+        f"(deutsche Zeit).\n\n"
+        + "\n\n".join(blocks) + "\n"
         f"Kundennummer: {customer.customer_number}\n\n"
-        f"Mit freundlichen Grüßen\nIhr Kundenservice von {company}\n"
+        + copies
+        + f"Mit freundlichen Grüßen\nIhr Kundenservice von {company}\n"
     )
+
+
+def confirmation_reply_text(cancellation: Cancellation, *, recipients: Sequence[str]) -> str:
+    """The confirmation shown in the chat right after the cancellation."""
+    contract = cancellation.contract
+    kind = CancellationDeclaration(kind=cancellation.kind,
+                                   extraordinary_reason=cancellation.extraordinary_reason).kind_text()
+    text = (f"Ihr Vertrag {contract.contract_number} ({contract.plan.name}) ist gekündigt. Er endet am "
+            f"{german_date(cancellation.effective_date)}. Ihre Kündigung ist am "
+            f"{german_datetime(cancellation.requested_at)} bei uns eingegangen: {kind}"
+            + (f", gewünscht zum {german_date(cancellation.requested_date)}" if cancellation.requested_date else "")
+            + f". Ihre Bestätigungsnummer: {cancellation.confirmation_number}. ")
+    if cancellation.requested_date and cancellation.requested_date < cancellation.effective_date:
+        text += (f"Ein Ende zum {german_date(cancellation.requested_date)} ist wegen der Mindestlaufzeit bzw. "
+                 f"Kündigungsfrist nicht möglich; der {german_date(cancellation.effective_date)} ist der "
+                 "frühestmögliche Termin. ")
+    if cancellation.kind == EXTRAORDINARY and cancellation.extraordinary_reason is None:
+        text += "Ohne Angabe eines wichtigen Grundes endet der Vertrag zum ordentlichen Termin. "
+    text += f"Die Bestätigung in Textform senden wir an {' und an '.join(recipients)}. "
+    return text + "Kann ich sonst noch etwas für Sie tun?"
 
 
 def cancel_contract(session: Session, *, customer_id: int, contract_id: int, reason: str | None,
                     conversation_id: str, declined_offer_code: str | None, now: datetime, company: str,
-                    channel: str = "chat", queue_confirmation: bool = True) -> CancellationDone:
+                    channel: str = "chat", declaration: CancellationDeclaration | None = None,
+                    identity_verified: bool = False, queue_confirmation: bool = True) -> CancellationDone:
     """Cancel this contract of the customer, record it, queue the confirmation e-mail, and confirm.
 
-    A declined offer is recorded as such. The caller commits before the e-mail is delivered.
-    `queue_confirmation=False` leaves the e-mail to the caller (`cancel_contracts` sends one for all).
+    A declined offer is recorded as such. `declaration` is what the customer stated (default: ordinary, at
+    the earliest date); its extra recipient gets a copy only when `identity_verified`, and the address on
+    file always gets the confirmation. The caller commits before the e-mails are delivered.
+    `queue_confirmation=False` leaves the e-mails to the caller (`cancel_contracts` sends one for all).
     """
-    today = now.date()
+    declaration = declaration or CancellationDeclaration()
+    today = berlin_date(now)
     customer, contract = _customer_and_contract(session, customer_id, contract_id)
     if contract is None:
         return CancellationDone(NO_CONTRACT, None)
@@ -200,79 +270,81 @@ def cancel_contract(session: Session, *, customer_id: int, contract_id: int, rea
             session.add(OfferDecision(conversation_id=conversation_id, customer_id=customer.id,
                                       contract_id=contract.id, offer_id=choice.offer.id, reason=reason,
                                       outcome="declined", cost_cents=0, decided_at=now))
-    effective = effective_cancellation_date(contract, today)
+    effective = effective_date(declaration, contract, today).effective
+    extra_recipient = declaration.extra_recipient if identity_verified else None
+    if extra_recipient == customer.email.lower():
+        extra_recipient = None
     cancellation = Cancellation(contract_id=contract.id, customer_id=customer.id, conversation_id=conversation_id,
                                 requested_at=now, effective_date=effective, reason=reason,
-                                confirmation_number=_confirmation_number(), channel=channel)
+                                confirmation_number=_confirmation_number(), channel=channel,
+                                kind=declaration.kind, extraordinary_reason=declaration.extraordinary_reason,
+                                requested_date=declaration.requested_date, extra_recipient=extra_recipient)
+    cancellation.contract = contract
+    cancellation.customer = customer
     session.add(cancellation)
     contract.status = CANCELLED
     contract.cancellation_effective_date = effective
-    email = None
-    if queue_confirmation:
-        email = queue_email(session, recipient=customer.email,
-                            subject=f"Bestätigung Ihrer Kündigung {cancellation.confirmation_number}",
-                            body=_confirmation_email(company, customer, contract, cancellation), now=now)
+    if not queue_confirmation:
+        session.flush()
+        return CancellationDone(Reply(confirmation_reply_text(cancellation, recipients=[])), None, (),
+                                cancellation.confirmation_number)
+    subject = f"Bestätigung Ihrer Kündigung {cancellation.confirmation_number}"
+    body = confirmation_text(company, [cancellation])
+    email, extra_ids, recipients = _queue_confirmations(session, customer, extra_recipient, subject, body, now)
+    reply = Reply(confirmation_reply_text(cancellation, recipients=recipients))
+    return CancellationDone(reply, email.id, extra_ids, cancellation.confirmation_number)
+
+
+def _queue_confirmations(session: Session, customer: Customer, extra_recipient: str | None, subject: str,
+                         body: str, now: datetime) -> tuple[OutboxEmail, tuple[int, ...], list[str]]:
+    """The confirmation to the address on file, and a copy to the verified customer's extra address."""
+    email = queue_email(session, recipient=customer.email, subject=subject, body=body, now=now)
+    extra_ids: tuple[int, ...] = ()
+    recipients = [_mask_email(customer.email)]
+    if extra_recipient:
+        extra_ids = (queue_email(session, recipient=extra_recipient, subject=subject, body=body, now=now).id,)
+        recipients.append(extra_recipient)
     session.flush()
-    reply = Reply(
-        f"Ihr Vertrag {contract.contract_number} ({contract.plan.name}) ist gekündigt. Er endet am "
-        f"{german_date(effective)}. Ihre Bestätigungsnummer: {cancellation.confirmation_number}. "
-        f"Die Bestätigung in Textform senden wir an {_mask_email(customer.email)}. "
-        "Kann ich sonst noch etwas für Sie tun?"
-    )
-    return CancellationDone(reply, email.id if email is not None else None)
-
-
-def _combined_confirmation_email(company: str, customer: Customer,
-                                 cancelled: Sequence[tuple[Contract, Cancellation]]) -> str:
-    lines = "".join(f"- Vertrag {contract.contract_number} ({contract.plan.name}): endet am "
-                    f"{german_date(cancellation.effective_date)}, Bestätigungsnummer "
-                    f"{cancellation.confirmation_number}\n" for contract, cancellation in cancelled)
-    return (
-        f"Guten Tag {customer.first_name} {customer.last_name},\n\n"
-        f"hiermit bestätigen wir den Eingang Ihrer Kündigung vom "
-        f"{german_date(cancelled[0][1].requested_at.date())} für folgende Verträge:\n"
-        f"{lines}"
-        f"Kundennummer: {customer.customer_number}\n\n"
-        f"Mit freundlichen Grüßen\nIhr Kundenservice von {company}\n"
-    )
+    return email, extra_ids, recipients
 
 
 def cancel_contracts(session: Session, *, customer_id: int, contract_ids: Sequence[int], reason: str | None,
-                     conversation_id: str, now: datetime, company: str, channel: str = "chat") -> CancellationDone:
+                     conversation_id: str, now: datetime, company: str, channel: str = "chat",
+                     declaration: CancellationDeclaration | None = None,
+                     identity_verified: bool = False) -> CancellationDone:
     """Cancel each of these contracts ("Alle kündigen"), with one confirmation in the chat and one e-mail for all.
 
-    Each contract gets its own cancellation record and confirmation number, as if cancelled alone.
-    A contract that is already cancelled is named as such. The caller commits before the e-mail is delivered.
+    Each contract gets its own cancellation record and confirmation number, as if cancelled alone, with the
+    same declaration. A contract that is already cancelled is named as such. The caller commits before the
+    e-mails are delivered.
     """
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise LookupError(f"customer {customer_id} does not exist; verify the customer again")
-    cancelled: list[tuple[Contract, Cancellation]] = []
+    cancelled: list[Cancellation] = []
     other_lines: list[str] = []
     for contract_id in contract_ids:
         contract = session.get(Contract, contract_id)
         already = contract is None or contract.customer_id != customer.id or contract.status == CANCELLED
         done = cancel_contract(session, customer_id=customer_id, contract_id=contract_id, reason=reason,
                                conversation_id=conversation_id, declined_offer_code=None, now=now,
-                               company=company, channel=channel, queue_confirmation=False)
+                               company=company, channel=channel, declaration=declaration,
+                               identity_verified=identity_verified, queue_confirmation=False)
         if already:
             other_lines.append(done.reply.text)
             continue
-        cancellation = session.scalars(select(Cancellation).where(Cancellation.contract_id == contract_id)
-                                       .order_by(Cancellation.id.desc())).first()
-        cancelled.append((contract, cancellation))
+        cancelled.append(session.scalars(select(Cancellation).where(
+            Cancellation.confirmation_number == done.confirmation_number)).one())
     if not cancelled:
         return CancellationDone(Reply(" ".join(other_lines)) if other_lines else NO_CONTRACT, None)
-    email = queue_email(
-        session, recipient=customer.email,
-        subject="Bestätigung Ihrer Kündigung " + ", ".join(c.confirmation_number for _, c in cancelled),
-        body=_combined_confirmation_email(company, customer, cancelled), now=now)
-    session.flush()
-    lines = ["Ihre Verträge sind gekündigt:"]
-    lines.extend(f"- {contract.contract_number} ({contract.plan.name}): endet am "
-                 f"{german_date(cancellation.effective_date)}, Bestätigungsnummer {cancellation.confirmation_number}"
-                 for contract, cancellation in cancelled)
+    subject = "Bestätigung Ihrer Kündigung " + ", ".join(c.confirmation_number for c in cancelled)
+    email, extra_ids, recipients = _queue_confirmations(
+        session, customer, cancelled[0].extra_recipient, subject, confirmation_text(company, cancelled), now)
+    lines = [f"Ihre Verträge sind gekündigt. Ihre Kündigung ist am {german_datetime(now)} bei uns eingegangen:"]
+    lines.extend(f"- {c.contract.contract_number} ({c.contract.plan.name}): endet am "
+                 f"{german_date(c.effective_date)}, Bestätigungsnummer {c.confirmation_number}" for c in cancelled)
     lines.extend(other_lines)
-    lines.append(f"Die Bestätigung in Textform senden wir an {_mask_email(customer.email)}. "
+    lines.append(f"Die Bestätigung in Textform senden wir an {' und an '.join(recipients)}. "
                  "Kann ich sonst noch etwas für Sie tun?")
-    return CancellationDone(Reply("\n".join(lines)), email.id)
+    # The first number stands for the whole declaration (its download lists every contract, see receipt.py).
+    return CancellationDone(Reply("\n".join(lines)), email.id, extra_ids, cancelled[0].confirmation_number)

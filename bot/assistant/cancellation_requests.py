@@ -12,7 +12,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,21 +19,17 @@ from sqlalchemy.orm import Session
 from bot.assistant.mail import queue_email
 from bot.assistant.replies import Reply
 from bot.assistant.verification import normalise_customer_number
-from bot.records.models import CancellationRequest, Customer, OutboxEmail
-from bot.records.types import UtcDateTime
+from bot.records.models import CancellationRequest, Customer
+from bot.retention.declaration import parse_email
+from bot.retention.formatting import berlin_time
 
-BERLIN = ZoneInfo("Europe/Berlin")
 NAME_MAX, EMAIL_MAX, ADDRESS_MAX = 200, 200, 300
-# Deliberately simple: something@something.tld, no spaces; the agent checks the rest.
-_EMAIL = re.compile(r"[^\s@<>(),;:\"\[\]]+@[^\s@<>(),;:\"\[\]]+\.[A-Za-z]{2,}")
 
 
 def looks_like_email(text: str | None) -> str | None:
     """The e-mail address in the text (the whole answer, or one address within it), else None."""
-    match = _EMAIL.search(text or "")
-    if match is None or len(match.group(0)) > EMAIL_MAX:
-        return None
-    return match.group(0)
+    email = parse_email(text)
+    return email if email is not None and len(email) <= EMAIL_MAX else None
 
 
 _POSTCODE = re.compile(r"(?<![0-9])([0-9]{5})(?![0-9])")
@@ -65,7 +60,7 @@ def clean_name(text: str | None) -> str | None:
 
 def berlin_date_time(moment: datetime) -> tuple[str, str]:
     """('01.12.2026', '13:45') in Europe/Berlin, for a timezone-aware moment."""
-    local = moment.astimezone(BERLIN)
+    local = berlin_time(moment)
     return local.strftime("%d.%m.%Y"), local.strftime("%H:%M")
 
 
@@ -128,7 +123,7 @@ def submit_cancellation_request(session: Session, *, customer_number: str, name:
                 "Falls Sie diese Kündigung nicht selbst abgegeben haben, antworten Sie bitte auf diese E-Mail.\n\n"
                 f"Ihr Kundenservice von {company}"
             ),
-            now=outbox_time(now),
+            now=now,
         )
         outbox_email_id = mail.id
     reply = Reply(
@@ -138,11 +133,6 @@ def submit_cancellation_request(session: Session, *, customer_number: str, name:
         "erhalten Sie die Kündigungsbestätigung mit dem Datum, zu dem die Kündigung wirksam wird."
     )
     return Receipt(reply=reply, reference=request.reference, outbox_email_id=outbox_email_id)
-
-
-def outbox_time(moment: datetime) -> datetime:
-    """`moment` as the outbox columns take it: timezone-aware once they are UtcDateTime, naive until then."""
-    return moment if isinstance(OutboxEmail.__table__.c.created_at.type, UtcDateTime) else moment.replace(tzinfo=None)
 
 
 def open_requests(session: Session) -> list[CancellationRequest]:

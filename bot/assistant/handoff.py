@@ -11,6 +11,7 @@ from bot.assistant.dissatisfaction import VERY_DISSATISFIED_AT
 from bot.assistant.replies import Reply
 from bot.records.models import Customer, HandoffRequest, SatisfactionRating
 from bot.records.queries import current_contract
+from bot.retention.formatting import berlin_date
 from bot.retention.offers import is_high_value
 
 
@@ -27,7 +28,7 @@ def request_handoff(session: Session, *, conversation_id: str, customer_id: int 
         if customer_id is not None:
             customer = session.get(Customer, customer_id)
             contract = current_contract(session, customer_id=customer_id)
-            if customer and contract and is_high_value(customer, contract, now.date()):
+            if customer and contract and is_high_value(customer, contract, berlin_date(now)):
                 priority = "high"
                 if dissatisfaction is not None and dissatisfaction >= VERY_DISSATISFIED_AT:
                     priority = "urgent"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.assistant.dissatisfaction import History
 from bot.records.models import Complaint, ConversationInsight, Customer
 from bot.records.queries import current_contract
+from bot.retention.formatting import BERLIN
 from bot.retention.offers import is_high_value
 
 RECENT_COMPLAINT_DAYS = 90
@@ -43,7 +44,7 @@ def customer_mood(session: Session, *, customer_id: int, today: date) -> Custome
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None
-    since = datetime.combine(today - timedelta(days=RECENT_COMPLAINT_DAYS), datetime.min.time())
+    since = datetime.combine(today - timedelta(days=RECENT_COMPLAINT_DAYS), time.min, tzinfo=BERLIN)
     complaints = session.scalars(select(Complaint).where(Complaint.customer_id == customer_id)).all()
     open_faults = sum(1 for c in complaints if c.category == "technical" and not c.resolved)
     recent = sum(1 for c in complaints

@@ -30,6 +30,7 @@ from bot.records.models import (
 )
 from bot.records.rows import CustomerDetails, CustomerRow
 from bot.retention.dates import add_months, effective_cancellation_date
+from bot.retention.formatting import BERLIN
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +403,7 @@ class _Generator:
             effective = effective_cancellation_date(contract, requested_on)
             contract.status = CANCELLED
             contract.cancellation_effective_date = effective
-            requested_at = datetime.combine(requested_on, time(rng.randint(8, 20), rng.randint(0, 59)))
+            requested_at = datetime.combine(requested_on, time(rng.randint(8, 20), rng.randint(0, 59)), tzinfo=BERLIN)
             cancellation = Cancellation(
                 requested_at=requested_at, effective_date=effective,
                 reason=rng.choice(_CANCELLATION_REASONS), channel=rng.choice(("phone", "letter", "email")),
@@ -459,7 +460,7 @@ class _Generator:
             recent = (today - day).days < 60
             complaints.append(Complaint(
                 customer=customer,
-                created_at=datetime.combine(day, time(rng.randint(7, 21), rng.randint(0, 59))),
+                created_at=datetime.combine(day, time(rng.randint(7, 21), rng.randint(0, 59)), tzinfo=BERLIN),
                 category=category,
                 description=rng.choice(_COMPLAINT_TEXTS[texts_key]),
                 resolved=rng.random() < (0.4 if recent else 0.85),
@@ -489,7 +490,7 @@ def _persona_records(persona: Persona, by_code: dict[str, Plan],
             notice_period_months=more.notice_period_months, status=ACTIVE, discount_percent=0,
         ))
     complaints = [
-        Complaint(customer=customer, created_at=datetime.combine(today - timedelta(days=c.days_ago), c.at),
+        Complaint(customer=customer, created_at=datetime.combine(today - timedelta(days=c.days_ago), c.at, tzinfo=BERLIN),
                   category=c.category, description=c.description, resolved=c.resolved)
         for c in persona.complaints
     ]

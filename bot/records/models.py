@@ -1,6 +1,7 @@
 """Tables of the customer records, named as things in the customer's world.
 
-Money is stored in euro cents (integers) so that prices never suffer float rounding.
+Money is stored in euro cents (integers) so that prices never suffer float rounding. Points in time are
+timezone-aware UTC (`UtcDateTime`); show them in Europe/Berlin with `bot.retention.formatting`.
 """
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -117,7 +117,7 @@ class Complaint(Base):
 
     id = Column(Integer, primary_key=True)
     customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
-    created_at = Column(DateTime, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
     category = Column(String(20), nullable=False)  # technical | billing | service | price
     description = Column(Text, nullable=False, default="")
     resolved = Column(Boolean, nullable=False, default=False)
@@ -157,7 +157,7 @@ class OfferDecision(Base):
     reason = Column(String(20), nullable=True)
     outcome = Column(String(10), nullable=False)  # accepted | declined
     cost_cents = Column(Integer, nullable=False, default=0)
-    decided_at = Column(DateTime, nullable=False)
+    decided_at = Column(UtcDateTime, nullable=False)
 
     offer = relationship("RetentionOffer")
 
@@ -170,11 +170,21 @@ class Cancellation(Base):
     contract_id = Column(ForeignKey("contracts.id"), nullable=False)
     customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
     conversation_id = Column(String(120), nullable=True)
-    requested_at = Column(DateTime, nullable=False)
+    requested_at = Column(UtcDateTime, nullable=False)
     effective_date = Column(Date, nullable=False)
     reason = Column(String(20), nullable=True)
     confirmation_number = Column(String(20), nullable=False, unique=True)
     channel = Column(String(20), nullable=False, default="chat")
+    # What the customer declared (§ 312k Abs. 2 Satz 3 BGB, see bot.retention.declaration): ordinary or
+    # extraordinary, the reason of an extraordinary one (moving | fault), the date asked for (None: the
+    # earliest possible) and a second address the confirmation also went to (verified customers only).
+    kind = Column(String(16), nullable=False, default="ordinary", server_default="ordinary")
+    extraordinary_reason = Column(String(20), nullable=True)
+    requested_date = Column(Date, nullable=True)
+    extra_recipient = Column(String(200), nullable=True)
+
+    contract = relationship("Contract")
+    customer = relationship("Customer")
 
 
 class HandoffRequest(Base):
@@ -186,7 +196,7 @@ class HandoffRequest(Base):
     reason = Column(String(40), nullable=False)
     priority = Column(String(10), nullable=False, default="normal")  # normal | high | urgent
     status = Column(String(10), nullable=False, default="open")  # open | taken | closed
-    created_at = Column(DateTime, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
     # The conversation's dissatisfaction score (0..1) when the customer asked for a human.
     dissatisfaction = Column(Float, nullable=True)
 
@@ -203,7 +213,7 @@ class ConversationInsight(Base):
     peak_dissatisfaction = Column(Float, nullable=False, default=0.0)
     reasons = Column(String(200), nullable=False, default="")  # comma-separated, see bot.assistant.dissatisfaction
     acknowledged = Column(Boolean, nullable=False, default=False)  # the assistant addressed the frustration
-    updated_at = Column(DateTime, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
 
 
 class SatisfactionRating(Base):
@@ -213,7 +223,7 @@ class SatisfactionRating(Base):
     conversation_id = Column(String(120), nullable=False, index=True)
     customer_id = Column(ForeignKey("customers.id"), nullable=True)
     rating = Column(Integer, nullable=False)
-    created_at = Column(DateTime, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
 
 
 class OutboxEmail(Base):
@@ -229,8 +239,8 @@ class OutboxEmail(Base):
     recipient = Column(String(200), nullable=False)
     subject = Column(String(200), nullable=False)
     body = Column(Text, nullable=False)
-    created_at = Column(DateTime, nullable=False)
-    sent_at = Column(DateTime, nullable=True)
+    created_at = Column(UtcDateTime, nullable=False)
+    sent_at = Column(UtcDateTime, nullable=True)
     attempts = Column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at = Column(UtcDateTime, nullable=True, index=True)
     last_error = Column(String(300), nullable=True)

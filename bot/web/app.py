@@ -7,24 +7,32 @@ Routes:
                            cards from the plan catalog, so the page and the assistant name the same prices
     GET /static/webchat.js the rasa-webchat bundle from node_modules (installed by `npm ci` in bot/web)
     GET /healthz           {"status": "ok"}
+    GET /datenschutz       the short privacy notice the assistant's first message links to (PRIVACY_URL)
+    GET /kuendigung/<confirmation number>.txt?expires=…&token=…
+                           the cancellation declaration with its time of receipt as a plain-text file, only
+                           with a link signed by DOWNLOAD_LINK_SECRET that has not expired (403 otherwise)
 
 The widget talks to the Rasa server's socket.io channel at `settings.rasa_public_url` directly from the
-browser; this app only serves files. The page loads nothing from anywhere else: the widget bundle's CSS
+browser; this app serves files and, for a signed link, one cancellation confirmation from the records. The page loads nothing from anywhere else: the widget bundle's CSS
 imports a web font from Google Fonts, and that import is removed when the bundle is served.
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.assistant.receipt import declaration_file, link_is_valid
 from bot.records.catalog import PLANS
+from bot.records.database import transaction
 from bot.retention.formatting import euro
 from bot.settings import Settings, get_settings
 
@@ -164,6 +172,62 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+PRIVACY_PAGE = """<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>Datenschutzhinweise – {company}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>Datenschutzhinweise zum Kundenservice-Chat</h1>
+<p>Verantwortlich: {company}. Der Chat wird von einem automatischen Assistenten beantwortet, nicht von einem
+Menschen; auf Wunsch verbindet er Sie mit einer Mitarbeiterin oder einem Mitarbeiter.</p>
+<p>Wir verarbeiten, was Sie im Chat schreiben, um Ihr Anliegen zu bearbeiten (Art. 6 Abs. 1 lit. b DSGVO),
+etwa Fragen zu Vertrag und Rechnung oder eine Kündigung. Zur Identifizierung fragen wir nur Ihre Kundennummer
+und Ihre Postleitzahl oder Ihr Geburtsdatum; diese Angabe wird nach der Prüfung nicht im Gesprächsverlauf
+gespeichert. Kündigungen und ihre Bestätigungen bewahren wir als Nachweis auf (Art. 6 Abs. 1 lit. c DSGVO).</p>
+<p>Sie haben das Recht auf Auskunft, Berichtigung, Löschung, Einschränkung der Verarbeitung,
+Datenübertragbarkeit und Widerspruch sowie auf Beschwerde bei einer Datenschutz-Aufsichtsbehörde.</p>
+<p><a href="/">Zurück zur Startseite</a></p>
+</main></body></html>
+"""
+
+
+async def privacy_page(request: web.Request) -> web.Response:
+    company = html.escape(request.app[SETTINGS_KEY].company_name)
+    return web.Response(text=PRIVACY_PAGE.format(company=company), content_type="text/html", charset="utf-8",
+                        headers=_COMMON_HEADERS)
+
+
+def _plain(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text + "\n", content_type="text/plain", charset="utf-8",
+                        headers={**_COMMON_HEADERS, "Cache-Control": "no-store"})
+
+
+async def cancellation_download(request: web.Request) -> web.Response:
+    """GET /kuendigung/<confirmation number>.txt?expires=…&token=…: the declaration as a plain-text file
+    (§ 312k Abs. 3 BGB). A forged or expired link gets 403 and learns nothing about the number."""
+    settings = request.app[SETTINGS_KEY]
+    number = request.match_info["number"]
+    moment = datetime.now(timezone.utc)
+    if not link_is_valid(settings.download_link_secret, number, request.query.get("expires"),
+                         request.query.get("token"), now=moment):
+        return _plain(403, "Dieser Link ist ungültig oder abgelaufen. Ihre Kündigungsbestätigung haben Sie auch "
+                           "per E-Mail erhalten; im Chat können Sie jederzeit nach ihr fragen.")
+
+    def load() -> str | None:
+        with transaction(settings.database_url) as session:
+            return declaration_file(session, number=number, company=settings.company_name)
+
+    try:
+        body = await asyncio.to_thread(load)
+    except SQLAlchemyError:
+        logger.warning("Cancellation download %s: records unavailable", number)
+        return _plain(503, "Die Bestätigung ist gerade nicht abrufbar. Bitte versuchen Sie es später noch einmal.")
+    if body is None:
+        return _plain(404, "Zu diesem Link gibt es keine Kündigungsbestätigung.")
+    return web.Response(text=body, content_type="text/plain", charset="utf-8", headers={
+        **_COMMON_HEADERS, "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="Kuendigungsbestaetigung-{number}.txt"'})
+
+
 def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE) -> web.Application:
     """The web application for `settings`; `bundle_path` is the rasa-webchat bundle to serve."""
     app = web.Application()
@@ -173,6 +237,8 @@ def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE) -> web
     app.router.add_get("/", demo_page)
     app.router.add_get("/static/webchat.js", webchat_bundle)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/datenschutz", privacy_page)
+    app.router.add_get(r"/kuendigung/{number:KB-[A-Z0-9]{8}}.txt", cancellation_download)
     return app
 
 
