@@ -6,7 +6,7 @@ cancellations run against real databases (SQLite and PostgreSQL), the actions as
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -290,7 +290,8 @@ async def test_cancel_all_cancels_each_with_one_confirmation(records: str) -> No
         slots={"verified_customer": float(customer_id), "pending_request": "cancel_now",
                "contract_number": ALL_CONTRACTS}), DOMAIN)
     text = _texts(dispatcher)
-    assert len(dispatcher.messages) == 1 and "V40000101" in text and "V40000102" in text
+    confirmations = [m for m in dispatcher.messages if "Ihre Verträge sind gekündigt" in (m.get("text") or "")]
+    assert len(confirmations) == 1 and "V40000101" in text and "V40000102" in text
     with transaction(records) as session:
         cancellations = session.scalars(select(Cancellation)).all()
         assert {c.contract_id for c in cancellations} == {mobile_id, internet_id}
@@ -305,7 +306,7 @@ async def test_cancel_all_cancels_each_with_one_confirmation(records: str) -> No
 
 def test_cancel_all_names_a_contract_that_was_cancelled_meanwhile(records: str) -> None:
     customer_id, mobile_id, internet_id = _two_contract_customer(records)
-    moment = datetime(2026, 11, 20, 10, 30)
+    moment = datetime(2026, 11, 20, 10, 30, tzinfo=timezone.utc)
     with transaction(records) as session:
         first = cancel_contracts(session, customer_id=customer_id, contract_ids=(mobile_id,), reason=None,
                                  conversation_id="c-1", now=moment, company="Nordstern")

@@ -31,7 +31,7 @@ def _cancel(url: str, number: str, *, declaration: CancellationDeclaration | Non
             minimum_term_end: date = date(2025, 1, 1)) -> str:
     with transaction(url) as session:
         customer = add_customer(session, number=number, plan_code="MOBIL_M", minimum_term_end=minimum_term_end)
-        done = cancel_contract(session, customer_id=customer.id, reason=None, conversation_id=f"conv-{number}",
+        done = cancel_contract(session, customer_id=customer.id, contract_id=customer.contracts[0].id, reason=None, conversation_id=f"conv-{number}",
                                declined_offer_code=None, now=RECEIVED, company="Nordstern Telekom",
                                declaration=declaration, identity_verified=verified)
         return done.reply.text

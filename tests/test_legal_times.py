@@ -34,7 +34,7 @@ def test_times_are_stored_and_read_back_aware_in_utc(database_url: str) -> None:
         # A time given in another zone is the same instant.
         berlin_noon = datetime(2026, 12, 1, 13, 45, tzinfo=timezone(timedelta(hours=1)))
         session.add(Complaint(customer_id=customer.id, created_at=berlin_noon, category="technical"))
-        cancel_contract(session, customer_id=customer.id, reason=None, conversation_id="c1", declined_offer_code=None,
+        cancel_contract(session, customer_id=customer.id, contract_id=customer.contracts[0].id, reason=None, conversation_id="c1", declined_offer_code=None,
                         now=summer, company="Nordstern Telekom")
     with transaction(database_url) as session:
         complaint = session.scalars(select(Complaint)).one()
@@ -82,7 +82,7 @@ def test_today_is_the_berlin_date_around_midnight(database_url: str) -> None:
     assert berlin_date(late) == date(2027, 1, 1)
     with transaction(database_url) as session:
         customer = add_customer(session, number="K400003", plan_code="MOBIL_M", minimum_term_end=date(2025, 1, 1))
-        done = cancel_contract(session, customer_id=customer.id, reason=None, conversation_id="c2",
+        done = cancel_contract(session, customer_id=customer.id, contract_id=customer.contracts[0].id, reason=None, conversation_id="c2",
                                declined_offer_code=None, now=late, company="Nordstern Telekom")
         assert "01.01.2027 um 00:30 Uhr" in done.reply.text
     with transaction(database_url) as session:

@@ -110,9 +110,14 @@ def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-def stop_and_check_everything_stopped(command: subprocess.Popen, log: Path, rasa_url: str, signal_number: int) -> None:
+def stop_and_check_everything_stopped(command: subprocess.Popen, log: Path, rasa_url: str, signal_number: int, *,
+                                      whole_group: bool = False) -> None:
+    """Send the signal to the command (or, like Ctrl-C in a terminal, to its whole process group)."""
     children = child_pids(command.pid)
-    command.send_signal(signal_number)
+    if whole_group:
+        os.killpg(command.pid, signal_number)
+    else:
+        command.send_signal(signal_number)
     exit_code = command.wait(timeout=STOP_TIMEOUT_S)
     output = log.read_text()
     assert exit_code == 0, output[-3000:]
@@ -155,20 +160,8 @@ def test_run_starts_all_services_and_sigint_stops_them(tmp_path: Path, interrupt
                            timeout=30).json()
         assert f"Willkommen beim Kundenservice von {COMPANY}." in " ".join(m.get("text", "") for m in reply), reply
 
-        if interrupt == "ctrl-c in a terminal":
-            os.killpg(command.pid, signal.SIGINT)
-        else:
-            command.send_signal(signal.SIGINT)
-        exit_code = command.wait(timeout=STOP_TIMEOUT_S)
-        output = log.read_text()
-        assert exit_code == 0, output[-3000:]
-        assert "Stopped." in output
-        deadline = time.monotonic() + 5
-        while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in children if is_running(pid)] == []
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{rasa_url}/", timeout=2)
+        stop_and_check_everything_stopped(command, log, rasa_url, signal.SIGINT,
+                                          whole_group=interrupt == "ctrl-c in a terminal")
     finally:
         kill_everything(command, children)
 
