@@ -10,7 +10,11 @@ import yaml
 
 from bot.cli import HELDOUT_PATH, TEST_SET_PATH
 from bot.evaluation.datasets import DatasetError, load_germeval, load_labelled_messages
+from bot.evaluation.overlap import Text, find_near_copies, near_copy_report, nlu_training_texts, tsv_texts
 from bot.settings import PROJECT_ROOT
+
+# Every evaluation set: the dev set and each test set (tests/nlu_test/, tests/nlu_test_v2/, ...).
+EVALUATION_SETS = [HELDOUT_PATH, *sorted((PROJECT_ROOT / "tests").glob("nlu_test*/messages.tsv"))]
 
 
 def _normalised(text: str) -> str:
@@ -62,18 +66,30 @@ def test_test_set_covers_every_intent_and_both_sentiment_extremes() -> None:
     assert len({m.text.lower() for m in messages}) == len(messages), "duplicate messages"
 
 
-@pytest.mark.parametrize("path", [HELDOUT_PATH, TEST_SET_PATH], ids=["dev", "test"])
+@pytest.mark.parametrize("path", EVALUATION_SETS, ids=[p.parent.name for p in EVALUATION_SETS])
 def test_no_evaluation_message_is_in_the_training_data(path: Path) -> None:
     training = _training_texts()
     leaked = [m.text for m in load_labelled_messages(path) if _normalised(m.text) in training]
     assert leaked == [], f"{path.parent.name} messages found in data/nlu (remove them from the training data): {leaked}"
 
 
-@pytest.mark.parametrize("path", [HELDOUT_PATH, TEST_SET_PATH], ids=["dev", "test"])
+@pytest.mark.parametrize("path", EVALUATION_SETS, ids=[p.parent.name for p in EVALUATION_SETS])
 def test_no_evaluation_message_is_in_the_sentiment_training_data(path: Path) -> None:
     training = _sentiment_training_texts()
     leaked = [m.text for m in load_labelled_messages(path) if _normalised(m.text) in training]
     assert leaked == [], f"{path.parent.name} messages found in data/sentiment/train.tsv (remove them): {leaked}"
+
+
+@pytest.mark.parametrize("path", EVALUATION_SETS, ids=[p.parent.name for p in EVALUATION_SETS])
+def test_no_evaluation_message_has_a_near_copy_in_the_training_data(path: Path) -> None:
+    """Near-copies (Jaccard >= 0.7 of the word sets or character similarity >= 0.85, 4+ words) in
+    data/nlu or data/sentiment/train.tsv make the set measure memory: delete the TRAINING line."""
+    evaluation = [Text(m.text, path.parent.name) for m in load_labelled_messages(path)]
+    training = [*nlu_training_texts(PROJECT_ROOT / "data" / "nlu"),
+                *tsv_texts(PROJECT_ROOT / "data" / "sentiment" / "train.tsv")]
+    copies = find_near_copies(evaluation, training)
+    assert copies == [], (f"{len(copies)} near-copies of {path.parent.name} messages in the training data "
+                          f"(delete the training lines):\n{near_copy_report(copies)}")
 
 
 def test_the_test_set_shares_no_message_with_the_dev_set() -> None:

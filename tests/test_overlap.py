@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation.overlap import Text, find_near_copies, normalised_words, nlu_training_texts, similarity, tsv_texts
+from bot.evaluation.overlap import Text, find_near_copies, nlu_training_texts, normalised_words, similarity, tsv_texts
 
 
 def _pairs(evaluation: list[str], training: list[str]) -> list[tuple[str, str]]:
