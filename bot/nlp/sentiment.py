@@ -9,11 +9,9 @@ A multinomial logistic regression over three kinds of evidence:
   sarcasm markers ("na super, schon wieder", "danke für nichts"), emoji and emoticon polarity,
   ALL CAPS and repeated "!!!" / "???".
 
-A calibrated decision rule turns the probabilities into a label: in a chat message the model leaves
-"neutral" only when the winning polar class is confident enough. Text that does not read like a
-chat message to us (news, posts about third parties), where a chat-trained model over-reads
-polarity, is negative only when it reports trouble with the service or anger about it, and
-otherwise neutral.
+A calibrated decision rule turns the probabilities into a label: the model leaves "neutral" only
+when the winning polar class is confident enough. There is one rule for every text: the model
+contains no rules fitted to an evaluation set (docs/sentiment.md, "What is not in the model").
 
 Everything here is plain Python and scikit-learn; `bot.nlp.sentiment_component` wraps it for Rasa, and
 `bot.evaluation.sentiment_model` measures it (`python -m bot.evaluation.sentiment_model`).
@@ -130,7 +128,7 @@ einwandfrei unkompliziert schön schöne schöner cool nice geil lieben liebe m�
 bestens beste besten besser erleichtert überzeugt überzeugen geklappt gelöst gerettet klappt läuft
 angenehm attraktiv günstig günstiger pünktlich schnell schnelle professionell hammer respekt
 great awesome excellent thanks thank thx merci lecker fantastisch freude erfreut entspannt
-reibungslos problemlos erleichterung
+reibungslos problemlos erleichterung vertrauen vertraue zumutbar
 """.split())
 NEGATIVE_WORDS = frozenset("""
 schlecht schlechte schlechter schlechtes schlechten schlechteste schlechtester mies miese mieses
@@ -145,11 +143,11 @@ trauerspiel satt schlimm schlimmer schlimmste leider schade verspätung verspät
 wartezeit warteschleife beschwerde beschweren dreist ignoriert abgezockt nervtötend langsam lahm
 reklamation mangelhaft ungenügend übel blöd blöde blöder doof dumm dämlich verdammt krass ewig ewigkeit
 schnauze reicht reicht's unfassbar bereue bereuen ausrasten kragen anwalt verbraucherzentrale hinhalten
-beleidigung ausreden unhöflich theater vertrauen verschwenden verschwendet schrott stinksauer abraten
-beklagen meckern dürftig zumutbar unerhört skandal skandalös mangel ungerechtfertigt falsch fehler
+beleidigung ausreden unhöflich theater verschwenden verschwendet schrott stinksauer abraten
+beklagen meckern dürftig unerhört skandal skandalös mangel ungerechtfertigt falsch fehler
 idioten idiot lügen lüge gelogen unzuverlässig unbrauchbar überteuert teurer teuer wucher
-bad worst terrible awful sucks horrible traurig liebeskummer sorgen krank ärgernis unfair
-ungerecht verspätungen zugausfall überfüllt dreckig
+bad worst terrible awful sucks horrible traurig sorgen krank ärgernis unfair
+ungerecht
 """.split())
 GREETINGS = frozenset({"guten", "gute", "schönen", "schöne", "schönes"})
 GREETING_NOUNS = frozenset({"tag", "morgen", "abend", "nacht", "wochenende", "tach"})
@@ -166,12 +164,9 @@ _NEGATIVE_PHRASES = re.compile(
     r"zum verzweifeln|(?:nichts|irgendwas) im griff|\bdaneben\b|veräppelt|verschaukelt|für dumm|"
     r"nicht (?:ernst genommen|euer ernst|ihr ernst|wahr sein)|keine lust mehr|mit mir nicht|"
     r"nichts (?:passiert|getan|tut sich)|das fass|\bein witz\b|(?:wie|warum) (?:kann|können) (?:man|sie|ihr) nur|"
-    r"schlechter geht'?s nicht|nicht (?:mehr|länger) (?:\w+ ){0,2}kunden?\b|kein kunde mehr|loswerden|los werden|"
+    r"schlechter geht'?s nicht|kein kunde mehr|"
     r"\bwill (?:hier |einfach |nur )*(?:raus|weg)\b|\bbin (?:ich )?(?:ab )?(?:nächste\w* \w+ )?weg\b|"
     r"\b(?:akzeptiere|akzeptieren|hinnehmen|lasse)\b[^.!?]{0,25}\bnicht\b|nicht (?:akzeptieren|hinnehmen)\b|"
-    # "Unglaublich, wie …" as an exclamation; "so kann ich nicht arbeiten"
-    r"\b(?:unglaublich|unfassbar|unmöglich)(?=\s*[,.!]|,? wie\b)|\bso (?:\w+ )?(?:kann|können) (?:ich|man|wir) nicht\b|"
-    r"\bso (?:\w+ ){0,3}nicht (?:arbeiten|leben|weiter\w*)\b|"
     # a low rating: one or two stars or points, "eine 1"
     r"^\W*(?:nur |eine? |ne |glatte )?(?:1|2|eins|zwei|ein stern)\W*(?:$|stern|punkt|von)|\b(?:1|2|ein|zwei) (?:von (?:5|fünf) )?(?:stern|sterne|punkte?)\b"
 )
@@ -345,8 +340,9 @@ def lexicon_scores(tokens: Sequence[str], lemmatizer: Lemmatizer) -> tuple[float
             if _CLAUSE_END.match(later):
                 break
             following.append(later)
-        # a clause-final "nicht" negates backwards: "Das gefällt mir nicht"
-        post_negated = bool(following) and following[-1] in {"nicht", "nich", "net"} and (
+        # a clause-final "nicht" (or "nicht mehr") negates backwards: "Das gefällt mir nicht (mehr)"
+        tail = following[:-1] if following[-1:] == ["mehr"] else following
+        post_negated = bool(tail) and tail[-1] in {"nicht", "nich", "net"} and (
             index + len(following) + 1 >= len(lowered) or _CLAUSE_END.match(lowered[index + len(following) + 1])
         )
         negated = negator_at is not None and index - negator_at <= 3
@@ -400,20 +396,14 @@ def _thresholds(values: Mapping[str, Any] | None, defaults: dict[str, float]) ->
 
 @dataclass
 class SentimentConfig:
-    """Hyper-parameters; the defaults are the tuned values described in docs/sentiment.md.
+    """Hyper-parameters; the defaults are the values described in docs/sentiment.md.
 
-    `min_confidence` applies to chat messages; `other_min_confidence` to text that does not read
-    like a message to us (links, @mentions, retweets, forum replies, more than `chat_max_words`
-    words), where polar words far more often describe something else than the writer's view of the
-    service. Such text is negative only when it reports trouble with the service (`reports_trouble`:
-    delays, cancellations, breakdowns) and its negative probability exceeds the minimum.
+    `min_confidence`: the probability a polar label must exceed to be given (else neutral).
     """
 
     c: float = 2.0
     hand_weight: float = 1.0
     min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.5, POSITIVE: 0.4})
-    other_min_confidence: dict[str, float] = field(default_factory=lambda: {NEGATIVE: 0.2, POSITIVE: 1.0})
-    chat_max_words: int = 30
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SentimentConfig:
@@ -422,39 +412,10 @@ class SentimentConfig:
             c=float(values.get("c", defaults.c)),
             hand_weight=float(values.get("hand_weight", defaults.hand_weight)),
             min_confidence=_thresholds(values.get("min_confidence"), defaults.min_confidence),
-            other_min_confidence=_thresholds(values.get("other_min_confidence"), defaults.other_min_confidence),
-            chat_max_words=int(values.get("chat_max_words", defaults.chat_max_words)),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"c": self.c, "hand_weight": self.hand_weight, "min_confidence": dict(self.min_confidence),
-                "other_min_confidence": dict(self.other_min_confidence), "chat_max_words": self.chat_max_words}
-
-
-_NOT_TO_US = re.compile(r"https?://|www\.|(?:^|\s)[@#]\w|^\W*RT\b|^\W*(?:Re|AW|WG|Fwd?):", re.IGNORECASE)
-
-
-# Trouble with a service, as a public post reports it: delays, cancelled or failed services,
-# breakdowns, overcrowding, missed connections, or the writer's plain anger about it.
-_TROUBLE_REPORT = re.compile(
-    r"verspät\w*|\bausf[aä]ll\w*|\b(?:fällt|fallen|fiel|fielen) (?:\w+ )?aus\b|ausgefallen|störung\w*|"
-    r"stellwerk\w*|\bdefekt\w*|kaputt\w*|überfüllt\w*|gestrichen|verpasst|stillstand|\bchaos\b|zu spät|"
-    r"\bkeine? (?:anschluss|info\w*|durchsage)|"
-    # or plain anger and disgust about it
-    r"\b(?:nerv\w*|ärger\w*|frechheit|katastroph\w*|zumutung|unverschämt\w*|sauer|wütend|genervt|dreck\w*|schmutzig)\b",
-    re.IGNORECASE,
-)
-
-
-def reports_trouble(text: str) -> bool:
-    """True when the text mentions a delay, a cancellation, a breakdown or similar trouble, or anger."""
-    return bool(_TROUBLE_REPORT.search(text))
-
-
-def reads_like_chat(text: str, *, max_words: int) -> bool:
-    """A message to us: short, without links, @mentions, hashtags, retweet or reply headers."""
-    words = sum(1 for token in tokenize(text) if _is_word(token))
-    return words <= max_words and not _NOT_TO_US.search(text)
+        return {"c": self.c, "hand_weight": self.hand_weight, "min_confidence": dict(self.min_confidence)}
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -561,21 +522,11 @@ class SentimentModel:
             analyzer = self.__dict__["_char_analyzer_cache"] = self.chars.build_analyzer()
         return analyzer
 
-    def decide(self, probabilities: Mapping[str, float], text: str = "") -> Sentiment:
+    def decide(self, probabilities: Mapping[str, float]) -> Sentiment:
         """The calibrated rule: a polar label only when it wins and clears its minimum confidence."""
         best = max(LABELS, key=lambda label: probabilities[label])
-        chat = reads_like_chat(text, max_words=self.config.chat_max_words)
-        if chat:
-            if best != NEUTRAL and probabilities[best] <= self.config.min_confidence[best]:
-                best = NEUTRAL
-        else:
-            # A post about the service is a public complaint when it reports trouble; otherwise the
-            # chat-trained model's polar reading of news and third-party posts is not trusted.
-            thresholds = self.config.other_min_confidence
-            if reports_trouble(text) and probabilities[NEGATIVE] > thresholds[NEGATIVE]:
-                best = NEGATIVE
-            elif best != POSITIVE or probabilities[POSITIVE] <= thresholds[POSITIVE]:
-                best = NEUTRAL
+        if best != NEUTRAL and probabilities[best] <= self.config.min_confidence[best]:
+            best = NEUTRAL
         return Sentiment(best, probabilities[best])
 
     def predict_many(self, texts: Sequence[str]) -> list[Sentiment]:
@@ -583,7 +534,7 @@ class SentimentModel:
         pending = [i for i, r in enumerate(results) if r is None]
         if pending:
             for index, probabilities in zip(pending, self.probabilities([texts[i] for i in pending]), strict=True):
-                results[index] = self.decide(probabilities, texts[index])
+                results[index] = self.decide(probabilities)
         return [r for r in results if r is not None]
 
     def predict(self, text: str) -> Sentiment:
