@@ -22,23 +22,27 @@ if TYPE_CHECKING:
 
 # 0.02 below what `python -m bot.cli evaluate` measured for the model of 2026-11-24 (one message of a
 # class with 60 examples moves recall by about 0.016, so one flip passes and two fail).
+# Issue 8 (2026-12-01) deleted the training lines that were near-copies of dev- or test-set messages;
+# the minimums that the honest numbers then fell below were lowered to 0.02 below the new measurement
+# (marked "issue 8"; docs/nlu_evaluation.md). The others still hold and stay.
 MINIMUM_DEV = {
-    "cancel_contract recall": 0.945,  # measured 0.967
-    "cancel_contract precision": 0.96,  # 0.983
-    "complain recall": 0.85,  # 0.872
-    "complain precision": 0.93,  # 0.953
-    "intent macro F1": 0.94,  # 0.961
-    "out-of-scope recall": 0.91,  # 0.933
+    "cancel_contract recall": 0.913,  # issue 8: measured 0.933 (0.950 before, same day)
+    "cancel_contract precision": 0.913,  # issue 8: 0.933 (0.983)
+    "complain recall": 0.789,  # issue 8: 0.809 (0.851)
+    "complain precision": 0.885,  # issue 8: 0.905 (0.952)
+    "intent macro F1": 0.91,  # issue 8: 0.930 (0.947)
+    "out-of-scope recall": 0.88,  # issue 8: 0.900 (0.933)
 }
 MINIMUM_TEST = {
-    "cancel_contract recall": 0.905,  # measured 0.926
-    "cancel_contract precision": 0.96,  # 0.984
-    "complain recall": 0.85,  # 0.875
-    "complain precision": 0.89,  # 0.913
-    "intent macro F1": 0.88,  # 0.905
-    "out-of-scope recall": 0.82,  # 0.842
+    "cancel_contract recall": 0.905,  # measured 0.926; issue 8: 0.912
+    "cancel_contract precision": 0.96,  # 0.984; issue 8: 0.969
+    "complain recall": 0.85,  # 0.875; issue 8: 0.854
+    "complain precision": 0.89,  # 0.913; issue 8: 0.932
+    "intent macro F1": 0.88,  # 0.905; issue 8: 0.892
+    "out-of-scope recall": 0.82,  # 0.842; issue 8: 0.860
 }
-MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.88, "test": 0.76}  # measured 0.907 and 0.787
+# dev: issue 8 measured 0.876 without the dev-fitted sentiment rules and near-copies (0.908 before)
+MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.856, "test": 0.76}  # test: 0.787, issue 8: 0.784
 
 
 @pytest.fixture(scope="module")
