@@ -79,7 +79,7 @@ def model(lemmatizer: Lemmatizer) -> SentimentModel:
         ("Wie lange soll ich denn noch auf meine Gutschrift warten?!", NEGATIVE),  # exasperated demand
         ("Heute kam die Zeitung wieder nicht, zum vierten Mal diesen Monat", NEGATIVE),
         ("Der Router verbindet sich nicht mit dem WLAN", NEUTRAL),  # a plain fault report
-        # long chat messages are still chat: the model decides, not the stricter rule for public posts
+        # long messages: the model decides, as for short ones
         ("Ich bin seit zehn Jahren Kunde bei Ihnen und jetzt erhöhen Sie zum dritten Mal die Preise, ohne dass"
          " sich irgendetwas am Service verbessert hat", NEGATIVE),
         ("Vielen herzlichen Dank an die Mitarbeiterin von gestern, sie hat sich wirklich viel Zeit genommen und"
