@@ -1,6 +1,6 @@
-"""Sanity check for tests/nlu_test_v2/messages.tsv (format, labels, counts, duplicates).
+"""Sanity check for tests/nlu_test/messages.tsv (format, labels, counts, duplicates).
 
-Run from the repository root:  python tests/nlu_test_v2/check_messages.py
+Run from the repository root:  python tests/nlu_test/check_messages.py
 It only checks the file; it does not evaluate any model.
 """
 import sys
