@@ -6,6 +6,7 @@ a competitor's cheaper price is `competitor`, not `price`.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,9 +97,18 @@ class Competitors:
 
     @classmethod
     def from_settings(cls) -> Competitors:
-        settings = get_settings()
-        return cls(names=settings.competitors, common_words=settings.competitors_common_words,
-                   own_names=(settings.company_name,))
+        """As configured now (COMPETITORS, COMPETITORS_COMMON_WORDS, COMPANY_NAME); read once per configuration."""
+        return _configured(*(os.environ.get(name) for name in _SETTINGS_NAMES))
+
+
+_SETTINGS_NAMES = ("COMPETITORS", "COMPETITORS_COMMON_WORDS", "COMPANY_NAME")
+
+
+@lru_cache(maxsize=4)
+def _configured(*_values: str | None) -> Competitors:
+    settings = get_settings()
+    return Competitors(names=settings.competitors, common_words=settings.competitors_common_words,
+                       own_names=(settings.company_name,))
 
 
 def _name_pattern(name: str) -> str:
