@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import warnings
 
+# Imported before the filters are set: Sanic's import puts `filterwarnings("once", DeprecationWarning)` first.
+SANIC = ("sanic",)
 # For PYTHONWARNINGS (module filters there cannot be patterns, so these apply to every module).
 PYTHONWARNINGS = "ignore::DeprecationWarning,ignore::PendingDeprecationWarning,ignore::FutureWarning"
 CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
@@ -17,8 +19,16 @@ CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 THIRD_PARTY = r"(?!bot\b|actions\b|tests\b)"
 
 
-def quiet_third_party_warnings() -> None:
-    """Put "ignore third-party deprecation warnings" first among the warning filters (idempotent)."""
+def quiet_third_party_warnings(*, preload: tuple[str, ...] = ()) -> None:
+    """Put "ignore third-party deprecation warnings" first among the warning filters (idempotent).
+
+    `preload`: modules imported first because importing them sets warning filters of their own (Sanic
+    shows every DeprecationWarning "once"), which would otherwise come before these.
+    """
+    import importlib
+
+    for module in preload:
+        importlib.import_module(module)
     for category in CATEGORIES:
         warnings.filterwarnings("ignore", category=category, module=THIRD_PARTY)
 
