@@ -65,7 +65,8 @@ VOCABULARY = Vocabulary.from_texts(["Ich möchte meinen Vertrag kündigen", "Hal
 @pytest.mark.parametrize(("text", "not_understood"), [
     ("zmpf grrk trlala", True),
     ("asdf jklö qwer", True),
-    ("hallo", False),
+    ("hallo leute", False),
+    ("zmpf", None),  # a single word is left to the classifier
     ("ich kündigte meinen Vertrag", False),  # "kündigte" through "kündigen"
     ("Rechnung zmpf", False),  # half the words known
     ("zmpf grrk Rechnung trlala", True),  # a quarter known

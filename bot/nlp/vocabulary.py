@@ -7,7 +7,9 @@ is known is not understood, whatever intent the classifier guesses for it: keybo
 nonsense then take the fallback path (rephrase, then a human after two misunderstandings).
 
 Messages with digits or an "@" (customer numbers, postcodes, dates, e-mail addresses) and button
-payloads are never judged: they carry meaning the vocabulary does not describe.
+payloads are never judged: they carry meaning the vocabulary does not describe. Nor are messages of a
+single word: colloquial one-word greetings and answers vary too much ("nabend", "jop") to judge by
+words; the classifier's character n-grams and the confidence threshold decide those.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _WORD = re.compile(r"[^\W\d_]{2,}")
 PREFIX = 5
+MIN_WORDS = 2  # shorter messages are left to the classifier
 
 
 def words(text: str) -> list[str]:
@@ -43,8 +46,8 @@ class Vocabulary:
         if not text or text.startswith("/") or "@" in text or any(ch.isdigit() for ch in text):
             return None
         found = words(text)
-        if not found:
-            return None  # emoji, punctuation: left to the classifier
+        if len(found) < MIN_WORDS:
+            return None  # one word, emoji, punctuation: left to the classifier
         return sum(self.knows(w) for w in found) / len(found)
 
     def not_understood(self, text: str, min_known_share: float) -> bool:
