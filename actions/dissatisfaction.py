@@ -45,6 +45,15 @@ ACKNOWLEDGE_WITH_PRIORITY = Reply(
     "oder einen Mitarbeiter weitergeben; Ihr Anliegen wird dann bevorzugt bearbeitet.",
     (Button("Bevorzugt mit einem Menschen sprechen", "/request_human"), NO_THANKS),
 )
+# The first angry request (a fault, a bill, ...) hears that its problem is taken seriously before the
+# assistant asks the customer to identify themselves or answers it.
+ACKNOWLEDGE_PROBLEM = {
+    "report_problem": Reply("Das tut mir leid, eine Störung ist wirklich ärgerlich. Ich kümmere mich sofort darum."),
+    "ask_bill": Reply("Das tut mir leid, dass Ihre Rechnung Ärger macht. Ich sehe sie mir gleich mit Ihnen an."),
+}
+ACKNOWLEDGE_PROBLEM_DEFAULT = Reply("Das tut mir leid, und ich verstehe Ihren Ärger. Ich kümmere mich gleich darum.")
+# How sure the sentiment must be that a request is angry.
+ANGRY_AT = 0.6
 # Intents whose own reply already says sorry and offers a human.
 SELF_ACKNOWLEDGING_INTENTS = ("complain", "request_human")
 # Values of the slot dissatisfaction_acknowledged.
@@ -78,15 +87,33 @@ def _earlier_intents(tracker: Tracker) -> set[str]:
     return set(intents[:-1])
 
 
+def chose_to_cancel(intent: str | None, offer_pending: bool) -> bool:
+    """Whether the message is the customer's decision to cancel: "cancel now", or no to the offer."""
+    return intent == "cancel_now" or (offer_pending and intent in ("deny", "cancel_contract"))
+
+
+def problem_acknowledgement(message: Message, *, already_acknowledged: bool) -> Reply | None:
+    """Sorry for the problem, once, when a request (not a complaint: its reply says sorry) is angry."""
+    if already_acknowledged or message.intent not in QUESTION_INTENTS:
+        return None
+    if message.sentiment != "negative" or message.sentiment_confidence < ANGRY_AT:
+        return None
+    return ACKNOWLEDGE_PROBLEM.get(message.intent, ACKNOWLEDGE_PROBLEM_DEFAULT)
+
+
 def acknowledgement(*, score: float, acknowledged: str | None, high_value: bool,
-                    intent: str | None) -> tuple[str | None, Reply | None]:
+                    intent: str | None, offer_pending: bool = False) -> tuple[str | None, Reply | None]:
     """The new acknowledgement state and what to say, if anything.
 
     The frustration is acknowledged once; a high-value customer who becomes very dissatisfied is
     offered a human with priority (once, even after a plain acknowledgement). The plain words are
     left out where the reply to the message itself acknowledges and offers a human (a complaint, a
-    request for a human); the priority offer only where the handoff is already underway.
+    request for a human); the priority offer only where the handoff is already underway. Nothing is
+    said when the customer has just chosen to cancel: the confirmation follows the choice directly
+    (the acknowledgement stays due for later).
     """
+    if chose_to_cancel(intent, offer_pending):
+        return acknowledged, None
     if high_value and score >= VERY_DISSATISFIED_AT and acknowledged != PRIORITY_OFFERED:
         state, reply = PRIORITY_OFFERED, ACKNOWLEDGE_WITH_PRIORITY
     elif acknowledged is None and score >= ACKNOWLEDGE_AT:
@@ -129,7 +156,11 @@ class ActionUpdateDissatisfaction(Action):
         reasons = merge_reasons(tracker.get_slot("dissatisfaction_reasons") or [], result.reasons)
         known = tracker.get_slot("dissatisfaction_acknowledged")
         acknowledged, reply = acknowledgement(score=result.score, acknowledged=known,
-                                              high_value=bool(mood and mood.high_value), intent=message.intent)
+                                              high_value=bool(mood and mood.high_value), intent=message.intent,
+                                              offer_pending=bool(tracker.get_slot("offer_pending")))
+        if reply is None:
+            reply = problem_acknowledgement(message, already_acknowledged=_said_any(
+                tracker, [r.text for r in (*ACKNOWLEDGE_PROBLEM.values(), ACKNOWLEDGE_PROBLEM_DEFAULT)]))
         if reply is not None:
             send(dispatcher, reply)
         updates = {"dissatisfaction": result.score, "dissatisfaction_peak": peak,
@@ -152,6 +183,17 @@ class ActionUpdateDissatisfaction(Action):
                 reasons=reasons, acknowledged=acknowledged, now=moment))
         except RecordsUnavailable:
             pass  # already logged; the conversation goes on without the insight row
+
+
+def _said_any(tracker: Tracker, texts: list[str]) -> bool:
+    """Whether the assistant has sent one of these texts in the current session."""
+    said = False
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            said = False
+        elif event.get("event") == "bot" and event.get("text") in texts:
+            said = True
+    return said
 
 
 def _changed(old: Any, new: Any) -> bool:

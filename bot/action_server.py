@@ -79,7 +79,10 @@ def install(token: str) -> None:
 
 
 def main() -> None:
+    from bot.quiet_warnings import SANIC, quiet_third_party_warnings
     from bot.settings import get_settings
+
+    quiet_third_party_warnings(preload=SANIC)
 
     settings = get_settings()
     if not settings.action_server_token:

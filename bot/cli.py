@@ -136,14 +136,64 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
 
 def service_environment(environ: Mapping[str, str], settings: Settings, *, rasa_port: int) -> dict[str, str]:
     """The children's environment: `environ`, the generated secrets it lacks, and the Rasa URLs for this port."""
+    from bot.quiet_warnings import PYTHONWARNINGS
     from bot.shared_secrets import with_secrets
 
     env = with_secrets({**environ, "PYTHONPATH": str(PROJECT_ROOT)}, settings.secrets_file)
+    # Third-party deprecation warnings would drown the addresses printed below (bot/quiet_warnings.py).
+    env.setdefault("PYTHONWARNINGS", PYTHONWARNINGS)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Unless configured otherwise, the page's chat widget (and the benchmark) use the Rasa port given here.
     for name, url in (("RASA_URL", f"http://127.0.0.1:{rasa_port}"), ("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}")):
         if not env.get(name):
             env[name] = url
     return env
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def readiness_urls(settings: Settings, *, rasa_port: int, action_port: int) -> list[str]:
+    """Where the run command checks that the servers answer (Rasa's / answers once the model is loaded)."""
+    return [f"http://{_local(settings.rasa_host)}:{rasa_port}/",
+            f"http://{_local(settings.action_server_host)}:{action_port}/health",
+            f"http://{_local(settings.web_host)}:{settings.web_port}/healthz"]
+
+
+class ReadinessCheck:
+    """Asks the servers at most once a second whether they answer, until all do."""
+
+    def __init__(self, urls: list[str], *, every_s: float = 1.0) -> None:
+        self.urls, self.every_s, self._next = list(urls), every_s, 0.0
+
+    def due(self) -> bool:
+        return time.monotonic() >= self._next
+
+    def all_up(self) -> bool:
+        import httpx
+
+        self._next = time.monotonic() + self.every_s
+        while self.urls:
+            try:
+                if httpx.get(self.urls[0], timeout=1).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+            self.urls.pop(0)
+        return True
+
+
+def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> str:
+    """The addresses printed once every server answers."""
+    api = (f"  Rasa HTTP API:           on, JWT required (http://{settings.rasa_host}:{rasa_port}/status)\n"
+           if settings.rasa_api_enabled else "")
+    return ("\nThe assistant is ready:\n"
+            f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
+            f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
+            f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
+            "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
+            "A process that stops is restarted. Press Ctrl-C to stop.\n")
 
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
@@ -188,19 +238,15 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     supervisor.start_all()
-    api = (f"  Rasa HTTP API:           on, JWT required (http://{settings.rasa_host}:{rasa_port}/status)\n"
-           if settings.rasa_api_enabled else "")
-    print(
-        "\nThe assistant is starting (the Rasa server needs about half a minute to load the model):\n"
-        f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
-        f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
-        f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
-        "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
-        "A process that stops is restarted. Press Ctrl-C to stop.\n", flush=True,
-    )
+    print("\nThe assistant is starting (the Rasa server needs about half a minute to load the model); "
+          "the addresses follow once every server answers. Press Ctrl-C to stop.\n", flush=True)
+    waiting = ReadinessCheck(readiness_urls(settings, rasa_port=rasa_port, action_port=action_port))
     try:
         while not stopping:
             supervisor.poll()
+            if waiting is not None and waiting.due() and waiting.all_up():
+                print(address_block(settings, rasa_port=rasa_port, action_port=action_port), flush=True)
+                waiting = None
             time.sleep(supervisor.next_wakeup(idle_s=0.5))
     finally:
         supervisor.stop(timeout_s=15)

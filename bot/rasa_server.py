@@ -205,7 +205,11 @@ def main() -> None:
     except UnsafeServerArguments as error:
         print(f"Refusing to start the Rasa server: {error}", file=sys.stderr)
         sys.exit(2)
+    from bot.quiet_warnings import SANIC, install_after_rasa_filters, quiet_third_party_warnings
+
+    quiet_third_party_warnings(preload=SANIC)
     install()
+    install_after_rasa_filters()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]

@@ -64,6 +64,14 @@ def _env_list(name: str, env: Mapping[str, str]) -> tuple[str, ...] | None:
     return tuple(item for item in raw.replace(",", " ").split() if item)
 
 
+def _env_names(name: str, env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """A comma-separated list of names that may contain spaces ("Aldi Talk, O2"); None when unset or empty."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _env_origins(name: str, env: Mapping[str, str]) -> tuple[str, ...] | None:
     """Website origins such as https://www.example.de (scheme, host, optional port; never "*")."""
     origins = _env_list(name, env)
@@ -93,6 +101,15 @@ class Settings:
 
     database_url: str = field(default_factory=_default_database_url)
     company_name: str = "Nordstern Telekom"
+    # Other providers a customer may say they switch to (cancellation reason "competitor"; bot/nlp/reasons.py).
+    # The company's own name never counts, even where it contains one of them ("Nordstern Telekom").
+    competitors: tuple[str, ...] = (
+        "Telekom", "Vodafone", "O2", "1&1", "Congstar", "Aldi Talk", "Blau", "winSIM", "freenet", "Klarmobil",
+        "otelo", "fraenk", "Lidl Connect", "PYUR", "NetCologne", "M-net", "EWE", "Drillisch", "simplytel",
+    )
+    # Competitor names that are also everyday words ("blau" is a colour): they count only in a provider
+    # context ("zu blau wechseln", "bei Blau", "blau.de", a capitalised "Blau" next to tariff words).
+    competitors_common_words: tuple[str, ...] = ("Blau",)
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_public_url: str = "http://localhost:5005"
     web_host: str = "127.0.0.1"
@@ -164,6 +181,9 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or defaults.database_url,
             company_name=env.get("COMPANY_NAME") or defaults.company_name,
+            competitors=_env_names("COMPETITORS", env) or defaults.competitors,
+            competitors_common_words=_env_names("COMPETITORS_COMMON_WORDS", env)
+            or defaults.competitors_common_words,
             rasa_url=env.get("RASA_URL") or defaults.rasa_url,
             rasa_public_url=env.get("RASA_PUBLIC_URL") or defaults.rasa_public_url,
             web_host=env.get("WEB_HOST") or defaults.web_host,

@@ -32,11 +32,13 @@ async def test_angry_high_value_customer_is_offered_a_human_with_priority(assist
                                                                          client: httpx.AsyncClient) -> None:
     chat = Chat(client, assistant)
     replies = await _conversation(chat, "Schon wieder kein Netz", "K100004", "20095", "Das ist eine Frechheit",
-                                  "ich will kündigen", "Das ist wirklich unverschämt")
+                                  "ich will kündigen", "ständig kein Netz", "Das ist wirklich unverschämt")
     assert _count(replies, ACKNOWLEDGE_WITH_PRIORITY.text) == 1, "the priority offer comes exactly once"
     assert _count(replies, ACKNOWLEDGE.text) <= 1, "the frustration is acknowledged once, not on every message"
-    offer = Chat.text(replies[4])
-    assert "25,00 €" in offer, "the reason from the fault report (technical) is kept for the offer"
+    # The fault report before the cancellation was no cancellation reason (issue 8): the reason is asked.
+    assert "/cancel_now" in Chat.buttons(replies[4])
+    offer = Chat.text(replies[5])
+    assert "25,00 €" in offer, "the reason given when asked (technical) decides the offer"
 
     handoff = await chat.say("/request_human")
     assert "bevorzugt bearbeitet" in Chat.text(handoff)

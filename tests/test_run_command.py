@@ -160,6 +160,14 @@ def test_run_starts_all_services_and_sigint_stops_them(tmp_path: Path, interrupt
                            timeout=30).json()
         assert f"Willkommen beim Kundenservice von {COMPANY}." in " ".join(m.get("text", "") for m in reply), reply
 
+        # Readable start-up output: no third-party deprecation warnings, the addresses once all answer.
+        deadline = time.monotonic() + 10
+        while "The assistant is ready" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        output = log.read_text()
+        assert "The assistant is ready" in output and f"{rasa_url}/webhooks/rest/webhook" in output, output[-3000:]
+        assert "DeprecationWarning" not in output and "FutureWarning" not in output, output[-3000:]
+
         stop_and_check_everything_stopped(command, log, rasa_url, signal.SIGINT,
                                           whole_group=interrupt == "ctrl-c in a terminal")
     finally:

@@ -6,7 +6,12 @@ a competitor's cheaper price is `competitor`, not `price`.
 """
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.settings import get_settings
 
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -14,8 +19,7 @@ _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("competitor", (
         r"konkurren", r"andere[nr]? anbieter", r"wechsl?e\w* den anbieter", r"anbieter (?:zu )?wechseln", r"anbieter ?wechsel", r"wechsel\w* (?:zu|zur|zum) ",
-        r"besseres? angebot", r"guenstiger(?:es)? angebot", r"telekom", r"vodafone", r"\bo2\b", r"1\s?&\s?1",
-        r"congstar", r"aldi ?talk", r"\bblau\b", r"winsim", r"freenet", r"\bbei (?:der|einem|anderen) \w+ zahl",
+        r"besseres? angebot", r"guenstiger(?:es)? angebot", r"\bbei (?:der|einem|anderen) \w+ zahl",
         r"(?<!wohne )(?<!wohne jetzt )woanders", r"anderswo",
     )),
     ("moving", (
@@ -72,13 +76,105 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower().translate(_FOLD)).strip()
 
 
-def detect_reason(text: str | None) -> str | None:
-    """The cancellation reason the text states, or None when it states none."""
+# Words around a competitor's name that make an everyday word ("blau") a provider: a switch or a
+# comparison right before it, a ".de" right after it.
+_PROVIDER_BEFORE = r"(?:\b(?:zu|zur|zum|bei|von|nach|mit|wie|als|gegen|vertrag bei|kunde bei|kundin bei)\s+)"
+_PROVIDER_AFTER = r"(?:\.de\b|\s+(?:ist|sind|bietet|hat|gibt|verlangt|kostet)\b[^.!?]*?\b(?:guenstiger|billiger|"
+_PROVIDER_AFTER += r"besser\w*|angebot\w*|tarif\w*|preis\w*|euro|daten\w*|gb|netz)\b|\s*-?\s*(?:tarif|vertrag|angebot|kunde))"
+# Words that put a capitalised everyday word into a provider context anywhere in the message.
+_PROVIDER_CONTEXT = re.compile(r"\b(?:anbieter\w*|tarif\w*|wechsel\w*|wechsl\w*|vertrag\w*|angebot\w*|"
+                               r"guenstiger|billiger|netzbetreiber|provider|mobilfunk\w*|handyvertrag\w*)\b")
+
+
+@dataclass(frozen=True)
+class Competitors:
+    """Which names count as competitors: `names` always, `common_words` only in a provider context,
+    `own_names` (the company's own) never."""
+
+    names: tuple[str, ...]
+    common_words: tuple[str, ...] = ()
+    own_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls) -> Competitors:
+        """As configured now (COMPETITORS, COMPETITORS_COMMON_WORDS, COMPANY_NAME); read once per configuration."""
+        return _configured(*(os.environ.get(name) for name in _SETTINGS_NAMES))
+
+
+_SETTINGS_NAMES = ("COMPETITORS", "COMPETITORS_COMMON_WORDS", "COMPANY_NAME")
+
+
+@lru_cache(maxsize=4)
+def _configured(*_values: str | None) -> Competitors:
+    settings = get_settings()
+    return Competitors(names=settings.competitors, common_words=settings.competitors_common_words,
+                       own_names=(settings.company_name,))
+
+
+def _name_pattern(name: str) -> str:
+    """A name as a folded pattern on word boundaries: "Aldi Talk" also as "alditalk", "1&1" as "1 & 1"."""
+    parts = [re.escape(part) for part in re.split(r"[\s-]+", fold(name)) if part]
+    body = r"[\s-]?".join(parts).replace(r"\&", r"\s?&\s?")
+    return rf"(?<![\w&]){body}(?![\w&])"
+
+
+@lru_cache(maxsize=16)
+def _compile(competitors: Competitors) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None,
+                                                re.Pattern[str] | None, tuple[str, ...]]:
+    common = {fold(name) for name in competitors.common_words}
+    plain = [_name_pattern(n) for n in competitors.names if fold(n) not in common]
+    words = [_name_pattern(n) for n in competitors.names if fold(n) in common]
+    own = [_name_pattern(n) for n in competitors.own_names if n.strip()]
+    # The own name reaches over a hyphenated compound ("Nordstern-Telekom-Vertrag").
+    own_pattern = re.compile("|".join(rf"{p}(?:-\w+)*" for p in own)) if own else None
+    plain_pattern = re.compile("|".join(plain)) if plain else None
+    words_pattern = re.compile(rf"{_PROVIDER_BEFORE}(?:{'|'.join(words)})|(?:{'|'.join(words)}){_PROVIDER_AFTER}") \
+        if words else None
+    return own_pattern, plain_pattern, words_pattern, tuple(sorted(common))
+
+
+def mentions_competitor(text: str, competitors: Competitors | None = None) -> bool:
+    """Whether the text names another provider (never the company itself, an everyday word only as a provider).
+
+    >>> mentions_competitor("Ich wechsle zu blau", Competitors(("Blau",), ("Blau",)))
+    True
+    >>> mentions_competitor("blau ist meine Lieblingsfarbe", Competitors(("Blau",), ("Blau",)))
+    False
+    """
+    return _names_competitor(fold(text), text, competitors or Competitors.from_settings())
+
+
+def _names_competitor(folded: str, original: str, competitors: Competitors) -> bool:
+    own, plain, words, common = _compile(competitors)
+    if own is not None:
+        folded = own.sub(" ", folded)
+    if plain is not None and plain.search(folded):
+        return True
+    if words is not None and words.search(folded):
+        return True
+    # A capitalised everyday word inside a sentence about providers ("Blau hat das bessere Angebot").
+    if not common or not _PROVIDER_CONTEXT.search(folded):
+        return False
+    capitalised = {fold(word) for word in re.findall(r"(?<![\w-])[A-ZÄÖÜ][\w.]*", original)}
+    return any(word in capitalised and re.search(_name_pattern(word), folded) for word in common)
+
+
+def detect_reason(text: str | None, competitors: Competitors | None = None) -> str | None:
+    """The cancellation reason the text states, or None when it states none.
+
+    Competitors come from the settings (COMPETITORS, COMPETITORS_COMMON_WORDS, COMPANY_NAME) unless given.
+    """
     if not text:
         return None
+    competitors = competitors or Competitors.from_settings()
     folded = fold(text)
     for denial in _DENIALS:
         folded = denial.sub(" ", folded)
+    if _names_competitor(folded, text, competitors):
+        return "competitor"
+    own = _compile(competitors)[0]
+    if own is not None:
+        folded = own.sub(" ", folded)  # "Nordstern Telekom" is neither a competitor nor any other reason
     for reason, patterns in _COMPILED:
         if any(p.search(folded) for p in patterns):
             return reason
