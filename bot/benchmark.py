@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 import os
 import platform
@@ -527,6 +528,7 @@ def alternate(bots: Sequence[Bot], *, users: Sequence[int], conversations: int, 
 def run_benchmark(*, url: str | None, users: list[int], conversations: int, rounds: int, services: str,
                   output: Path | None, log: Callable[[str], None] = print) -> int:
     """Build/start the bare bot (and the assistant unless `url`), measure alternately, write the report."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would cost the client CPU
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         workdir = Path(tmp)
         project = ensure_bare_bot(log=log)

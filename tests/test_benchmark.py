@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.benchmark import (SECTION_BEGIN, SECTION_END, RunResult, assistant_conversation, bare_conversation, combine,
-                           percentile, ratios, render_section, rewrite_report)
+from bot.benchmark import (
+    SECTION_BEGIN,
+    SECTION_END,
+    RunResult,
+    assistant_conversation,
+    bare_conversation,
+    combine,
+    percentile,
+    ratios,
+    render_section,
+    rewrite_report,
+)
 from bot.cli import main
 
 
