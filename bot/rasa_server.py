@@ -192,6 +192,62 @@ def install_sentence_feature_matrix() -> None:
     LogisticRegressionClassifier._create_X = create_x  # type: ignore[method-assign]
 
 
+class _BorrowedSession:
+    """`async with` on a shared aiohttp session that stays open afterwards."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+# Below Sanic's keep-alive timeout (5 s), so the client drops an idle connection before the action server does.
+ACTION_SERVER_KEEPALIVE_S = 2.0
+
+
+def install_persistent_endpoint_sessions() -> None:
+    """One HTTP session (with its kept-alive connections) per endpoint, instead of one per call.
+
+    Rasa 3.6 opens a new aiohttp session, and so a new TCP connection, for every call of a custom
+    action (`EndpointConfig.request`): several a turn. Here each endpoint (URL, headers, auth) gets one
+    session per event loop, with the same headers, authentication and timeout as Rasa's; connections idle
+    longer than ACTION_SERVER_KEEPALIVE_S are closed by this side first.
+    """
+    import asyncio
+
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+    from rasa.utils.endpoints import EndpointConfig
+
+    if getattr(EndpointConfig.session, "_persistent", False):
+        return
+    original = EndpointConfig.session
+    sessions: dict[tuple, aiohttp.ClientSession] = {}
+
+    def session(self: EndpointConfig) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return original(self)
+        key = (id(loop), self.url, tuple(sorted((self.headers or {}).items())),
+               tuple(sorted((self.basic_auth or {}).items())))
+        shared = sessions.get(key)
+        if shared is None or shared.closed or shared.loop is not loop:
+            auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                    if self.basic_auth else None)
+            shared = sessions[key] = aiohttp.ClientSession(
+                headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_SERVER_KEEPALIVE_S))
+        return _BorrowedSession(shared)
+
+    session._persistent = True  # type: ignore[attr-defined]
+    EndpointConfig.session = session  # type: ignore[method-assign]
+
+
 def install_event_type_cache() -> None:
     """Look event classes up by type name in a dict instead of walking all of Event's subclasses each time.
 
@@ -227,6 +283,7 @@ def install() -> None:
     install_sqlite_write_ahead_log()
     install_event_type_cache()
     install_sentence_feature_matrix()
+    install_persistent_endpoint_sessions()
 
 
 class UnsafeServerArguments(ValueError):

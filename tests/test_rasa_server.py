@@ -137,3 +137,34 @@ async def test_conversations_in_sqlite_keep_their_connection_open(tmp_path) -> N
     # One connection, opened once and reused: no new connection (and no write-ahead-log checkpoint on
     # closing it) for every read and write.
     assert store.engine.pool.checkedin() == 1 and store.engine.pool.checkedout() == 0
+
+
+async def test_custom_action_calls_reuse_one_connection_with_rasas_headers() -> None:
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    peers: list[tuple] = []
+    seen_headers: list[str | None] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        seen_headers.append(request.headers.get("Authorization"))
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        rasa_server.install()
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer s3cret"})
+        for _ in range(3):
+            assert await endpoint.request(json={"next_action": "action_x"}, method="post") == {"events": [],
+                                                                                                "responses": []}
+        assert len(peers) == 3 and len(set(peers)) == 1  # one kept-alive connection, not one per call
+        assert seen_headers == ["Bearer s3cret"] * 3
+    finally:
+        await runner.cleanup()
