@@ -92,7 +92,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         if self.event_broker is None:
             return
-        old_tracker = await self.retrieve(tracker.sender_id)
-        offset = len(old_tracker.events) if old_tracker else 0
+        # The events not stored yet are the new ones: counted, as `_additional_events` does when it writes
+        # them, instead of loading and replaying the whole stored conversation (Rasa's way) on every save.
+        with self.session_scope() as session:
+            offset = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         new_events = redact_verification_answers(list(tracker.events))[offset:]
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
