@@ -529,6 +529,14 @@ def run_benchmark(*, url: str | None, users: list[int], conversations: int, roun
                   output: Path | None, log: Callable[[str], None] = print) -> int:
     """Build/start the bare bot (and the assistant unless `url`), measure alternately, write the report."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would cost the client CPU
+    if url:
+        try:
+            # "/" answers once the model is loaded, with or without Rasa's HTTP API (off by default).
+            httpx.get(url.rstrip("/") + "/", timeout=5).raise_for_status()
+        except httpx.HTTPError as error:
+            log(f"The assistant is not reachable at {url} ({error}). Start it with scripts/run.sh first, "
+                "or leave out --url and the benchmark starts it.")
+            return 2
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         workdir = Path(tmp)
         project = ensure_bare_bot(log=log)
@@ -541,12 +549,8 @@ def run_benchmark(*, url: str | None, users: list[int], conversations: int, roun
             log("Starting the assistant and the bare bot ...")
             assistant, processes, env = start_assistant(stack, workdir, services=services)
             setup = f"started by the benchmark, {describe_services(env)}"
-        try:
-            _wait_until_up(assistant.url.rstrip("/") + "/", None if url else processes[1],
-                           None if url else workdir / "assistant-rasa.log")
-        except RuntimeError as error:
-            log(f"The assistant is not reachable at {assistant.url}: {error}")
-            return 2
+        if not url:
+            _wait_until_up(assistant.url.rstrip("/") + "/", processes[1], workdir / "assistant-rasa.log")
         _wait_until_up(bare.url + "/", bare_process, workdir / "bare-rasa.log")
         results = alternate([bare, assistant], users=users, conversations=conversations, rounds=rounds, log=log)
     section = render_section(results, measured_at=datetime.now(timezone.utc),
