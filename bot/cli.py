@@ -4,7 +4,7 @@
     python -m bot.cli run              start action server, Rasa server and web app, restart any that
                                        crashes; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
-    python -m bot.cli benchmark        measure latency and throughput of the running assistant
+    python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
 """
@@ -360,11 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--action-port", type=int, default=5055)
     import_parser = commands.add_parser("import-csv", help="import customers and contracts from CSV")
     import_parser.add_argument("path", type=Path)
-    bench = commands.add_parser("benchmark", help="measure the running assistant over the REST channel")
-    bench.add_argument("--url", default=None, help="Rasa server URL (default: RASA_URL)")
-    bench.add_argument("--users", type=int, nargs="+", default=[1, 20])
-    bench.add_argument("--conversations", type=int, default=40, help="conversations per run")
-    bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md")
+    bench = commands.add_parser(
+        "benchmark", help="measure the assistant beside a bare `rasa init` bot over the REST channel (bot.benchmark)")
+    bench.add_argument("--url", default=None,
+                       help="use the assistant running at this Rasa URL instead of starting one")
+    bench.add_argument("--services", choices=("embedded", "environment"), default="embedded",
+                       help="for the assistant it starts: fresh SQLite records and conversations (embedded), or "
+                            "DATABASE_URL, TRACKER_STORE_URL, LOCK_STORE_URL, EVENT_BROKER_URL from the environment")
+    bench.add_argument("--users", type=int, nargs="+", default=[1, 20], help="concurrent conversations per load")
+    bench.add_argument("--conversations", type=int, default=40, help="conversations per bot, load and round")
+    bench.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md",
+                       help="report whose generated section is rewritten (notes outside it stay)")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
     evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
@@ -394,8 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "benchmark":
         from bot.benchmark import run_benchmark
 
-        return run_benchmark(url=args.url or settings.rasa_url, users=args.users,
-                             conversations=args.conversations, output=args.output)
+        return run_benchmark(url=args.url, users=args.users, conversations=args.conversations, rounds=args.rounds,
+                             services=args.services, output=args.output)
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "evaluate":

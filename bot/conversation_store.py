@@ -62,7 +62,28 @@ def redact_verification_answers(events: Sequence[Event]) -> list[Event]:
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, writing and publishing conversations with verification secrets redacted."""
+    """Rasa's SQL tracker store, writing and publishing conversations with verification secrets redacted.
+
+    An SQLite file keeps its connections open (a pool) instead of SQLAlchemy 1.4's default for files, a
+    new connection for every read and write: closing the last connection to a write-ahead-logged file
+    checkpoints and deletes the log, which cost about a third of a turn's time (measured with cProfile,
+    docs/benchmark.md). PostgreSQL already has Rasa's pool.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            import sqlalchemy as sa
+            from sqlalchemy.orm import sessionmaker
+            from sqlalchemy.pool import QueuePool
+
+            url = self.engine.url
+            self.engine.dispose()
+            # Rasa uses the store from its event loop's thread; a connection may still be handed to another
+            # thread by the pool, which SQLite allows with check_same_thread off (never used by two at once).
+            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=5, max_overflow=10,
+                                           connect_args={"check_same_thread": False})
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
@@ -71,7 +92,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         if self.event_broker is None:
             return
-        old_tracker = await self.retrieve(tracker.sender_id)
-        offset = len(old_tracker.events) if old_tracker else 0
+        # The events not stored yet are the new ones: counted, as `_additional_events` does when it writes
+        # them, instead of loading and replaying the whole stored conversation (Rasa's way) on every save.
+        with self.session_scope() as session:
+            offset = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         new_events = redact_verification_answers(list(tracker.events))[offset:]
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)

@@ -11,7 +11,8 @@ the (constant) response schema against the JSON Schema meta-schema: with jsonsch
 about 40 ms of CPU per custom action call, most of a turn's time. Here the schema is checked once and
 the compiled validator is reused; responses are still validated exactly as before.
 
-The embedded SQLite tracker store gets a write-ahead log (see `install_sqlite_write_ahead_log`).
+The embedded SQLite tracker store gets a write-ahead log (see `install_sqlite_write_ahead_log`), and
+stored events find their class through a cache (`install_event_type_cache`).
 
 Rasa's HTTP API (`--enable-api`: /conversations/..., /model/...) reads and changes any conversation, so
 it never runs open: with `--enable-api` this requires RASA_JWT_SECRET in the environment and passes it
@@ -131,7 +132,7 @@ def install_featureless_message_guard() -> None:
     after it turns into `nlu_fallback`, so the customer is asked to rephrase.
     """
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
     from rasa.shared.nlu.training_data.message import Message
 
     if getattr(LogisticRegressionClassifier.process, "_featureless_guard", False):
@@ -139,8 +140,9 @@ def install_featureless_message_guard() -> None:
     original = LogisticRegressionClassifier.process
 
     def has_features(message: Message) -> bool:
-        return (message.get_sparse_features(TEXT)[1] is not None
-                or message.get_dense_features(TEXT)[1] is not None)
+        # What the classifier reads: the text's sentence features (sparse or dense). Looked up, not combined:
+        # `get_sparse_features` stacks the matrices (scipy), several ms a message for a yes/no answer.
+        return any(f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE for f in message.features)
 
     def process(self: LogisticRegressionClassifier, messages: list[Message]) -> list[Message]:
         featureless = [m for m in messages if not has_features(m)]
@@ -155,12 +157,133 @@ def install_featureless_message_guard() -> None:
     LogisticRegressionClassifier.process = process  # type: ignore[method-assign]
 
 
+def install_sentence_feature_matrix() -> None:
+    """LogisticRegressionClassifier's feature row from the sentence features alone.
+
+    Rasa 3.6 builds the row with `Message.get_sparse_features`, which also stacks every featurizer's
+    per-token (sequence) matrices, only to throw them away: most of the classifier's time per message.
+    Here the same sentence-feature blocks are stacked in the same order (regex, words, characters, then
+    dense), so the row, and with it every prediction, is the same (tests/test_rasa_server.py).
+    """
+    import numpy as np
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+    from scipy.sparse import csr_matrix, hstack, vstack
+
+    if getattr(LogisticRegressionClassifier._create_X, "_sentence_only", False):
+        return
+    original = LogisticRegressionClassifier._create_X
+
+    def sentence_row(message: Message) -> csr_matrix:
+        sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        sparse = [f.features for f in sentence if f.is_sparse()]
+        dense = [f.features for f in sentence if f.is_dense()]
+        blocks = [*sparse, *([csr_matrix(np.concatenate(dense, axis=-1))] if dense else [])]
+        if not blocks:
+            return csr_matrix([])
+        return csr_matrix(hstack(blocks)) if len(blocks) > 1 else csr_matrix(blocks[0])
+
+    def create_x(self: LogisticRegressionClassifier, messages: list[Message]) -> csr_matrix:
+        return vstack([sentence_row(message) for message in messages])
+
+    create_x._sentence_only = True  # type: ignore[attr-defined]
+    create_x.__wrapped_original__ = original  # type: ignore[attr-defined]
+    LogisticRegressionClassifier._create_X = create_x  # type: ignore[method-assign]
+
+
+class _BorrowedSession:
+    """`async with` on a shared aiohttp session that stays open afterwards."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+# Below Sanic's keep-alive timeout (5 s), so the client drops an idle connection before the action server does.
+ACTION_SERVER_KEEPALIVE_S = 2.0
+
+
+def install_persistent_endpoint_sessions() -> None:
+    """One HTTP session (with its kept-alive connections) per endpoint, instead of one per call.
+
+    Rasa 3.6 opens a new aiohttp session, and so a new TCP connection, for every call of a custom
+    action (`EndpointConfig.request`): several a turn. Here each endpoint (URL, headers, auth) gets one
+    session per event loop, with the same headers, authentication and timeout as Rasa's; connections idle
+    longer than ACTION_SERVER_KEEPALIVE_S are closed by this side first.
+    """
+    import asyncio
+
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+    from rasa.utils.endpoints import EndpointConfig
+
+    if getattr(EndpointConfig.session, "_persistent", False):
+        return
+    original = EndpointConfig.session
+    sessions: dict[tuple, aiohttp.ClientSession] = {}
+
+    def session(self: EndpointConfig) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return original(self)
+        key = (id(loop), self.url, tuple(sorted((self.headers or {}).items())),
+               tuple(sorted((self.basic_auth or {}).items())))
+        shared = sessions.get(key)
+        if shared is None or shared.closed or shared.loop is not loop:
+            auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                    if self.basic_auth else None)
+            shared = sessions[key] = aiohttp.ClientSession(
+                headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_SERVER_KEEPALIVE_S))
+        return _BorrowedSession(shared)
+
+    session._persistent = True  # type: ignore[attr-defined]
+    EndpointConfig.session = session  # type: ignore[method-assign]
+
+
+def install_event_type_cache() -> None:
+    """Look event classes up by type name in a dict instead of walking all of Event's subclasses each time.
+
+    Rasa 3.6 resolves every stored event's class (`Event.resolve_by_type`) by listing all subclasses of
+    Event recursively and checking each with `inspect.isabstract`: dozens of times for each conversation
+    it loads from the tracker store, about a tenth of a turn's CPU. Found classes are remembered; an
+    unknown name still goes through Rasa's own lookup (and its error).
+    """
+    from rasa.shared.core.events import Event
+
+    if getattr(Event.resolve_by_type, "_cached", False):
+        return
+    original = Event.resolve_by_type
+    found: dict[str, type] = {}
+
+    def resolve_by_type(type_name: str, default: type | None = None) -> type | None:
+        cls = found.get(type_name)
+        if cls is None:
+            cls = original(type_name, default)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    resolve_by_type._cached = True  # type: ignore[attr-defined]
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+
+
 def install() -> None:
     """Everything this module adds to Rasa (idempotent)."""
     install_action_server_fallback()
     install_featureless_message_guard()
     install_cached_action_result_validator()
     install_sqlite_write_ahead_log()
+    install_event_type_cache()
+    install_sentence_feature_matrix()
+    install_persistent_endpoint_sessions()
 
 
 class UnsafeServerArguments(ValueError):

@@ -244,21 +244,22 @@ def test_benchmark_command_holds_whole_conversations_and_writes_its_report(assis
     from bot.benchmark import run_benchmark
 
     report = tmp_path / "benchmark.md"
-    assert run_benchmark(url=assistant.rasa_url, users=[1, 3], conversations=3, output=report) == 0
-    rows = [line for line in report.read_text().splitlines() if line.startswith("| 1 |") or line.startswith("| 3 |")]
-    assert len(rows) == 2
+    assert run_benchmark(url=assistant.rasa_url, users=[1, 3], conversations=3, rounds=1, services="embedded",
+                         output=report) == 0
+    rows = [line for line in report.read_text().splitlines() if line.startswith(("| assistant |", "| bare |"))]
+    assert len(rows) == 4  # both bots at both loads
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[2] == "21"  # 3 conversations of 7 messages
-        assert cells[6] == "0", f"the benchmark saw errors: {row}"
-        assert cells[3].endswith(" ms") and float(cells[3].split()[0]) > 0
+        assert cells[3] == "21"  # 3 conversations of 7 messages
+        assert cells[7] == "0", f"the benchmark saw errors: {row}"
+        assert cells[4].endswith(" ms") and float(cells[4].split()[0]) > 0
 
 
 def test_benchmark_says_how_to_start_the_assistant_when_nothing_listens(tmp_path: Path, capsys) -> None:
     from bot.benchmark import run_benchmark
     from tests.servers import free_port
 
-    assert run_benchmark(url=f"http://127.0.0.1:{free_port()}", users=[1], conversations=1,
-                         output=tmp_path / "b.md") == 2
+    assert run_benchmark(url=f"http://127.0.0.1:{free_port()}", users=[1], conversations=1, rounds=1,
+                         services="embedded", output=tmp_path / "b.md") == 2
     assert "scripts/run.sh" in capsys.readouterr().out
     assert not (tmp_path / "b.md").exists()
