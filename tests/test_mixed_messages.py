@@ -201,3 +201,24 @@ async def test_the_fallback_shows_the_cancel_button_when_cancellation_is_close()
     message = parse("blabla", ("nlu_fallback", 0.4), ("out_of_scope", 0.38), ("greet", 0.1))
     await ActionFallback().run(dispatcher, _tracker(message), {})
     assert _buttons(dispatcher) == [] and dispatcher.messages[0].get("response") == "utter_default"
+
+
+def test_an_unsure_cancellation_without_a_word_of_cancelling_gives_way_to_a_concrete_request() -> None:
+    from bot.nlp.cues import unworded_cancellation
+
+    ranked = ranking(("cancel_contract", 0.45), ("report_problem", 0.3))
+    assert unworded_cancellation("Seit heute früh ist der Strom weg", ranked, max_gap=0.5) == "report_problem"
+    # words of cancelling, a sure classifier, or a complaint second: it stays a cancellation
+    assert unworded_cancellation("Ich will kündigen, der Strom ist weg", ranked, max_gap=0.5) is None
+    assert unworded_cancellation("Der Strom ist weg", ranking(("cancel_contract", 0.8), ("report_problem", 0.15)),
+                                 max_gap=0.5) is None
+    assert unworded_cancellation("Ihr seid das Letzte", ranking(("cancel_contract", 0.45), ("complain", 0.4)),
+                                 max_gap=0.5) is None
+
+
+def test_the_two_cancellation_intents_share_their_evidence() -> None:
+    message = parsed("Kein Angebot, ich will jetzt kündigen", ("cancel_contract", 0.35), ("cancel_now", 0.3),
+                     ("complain", 0.2))
+    CancellationCueBooster({"max_gap": 0.5}).process([message])
+    assert message.get("intent")["name"] == "cancel_contract"
+    assert message.get("intent")["confidence"] == pytest.approx(0.65)

@@ -19,7 +19,14 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlp.cues import CANCEL, RankedIntent, alternative_to_cancelling, foreign_cancellation, should_cancel
+from bot.nlp.cues import (
+    CANCEL,
+    RankedIntent,
+    alternative_to_cancelling,
+    foreign_cancellation,
+    should_cancel,
+    unworded_cancellation,
+)
 from bot.nlp.reasons import detect_reason
 
 ENTITY = "cancellation_reason"
@@ -85,6 +92,8 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
                 self._put_first(message, ranking, "out_of_scope")
             elif (alternative := alternative_to_cancelling(text, ranked, max_gap=self.max_gap)) is not None:
                 self._put_first(message, ranking, alternative)
+            elif (instead := unworded_cancellation(text, ranked, max_gap=self.max_gap)) is not None:
+                self._put_first(message, ranking, instead)
             elif len(ranked) > 1 and {ranked[0].name, ranked[1].name} == {CANCEL, "cancel_now"}:
                 # The two cancellation intents share the evidence ("ich will kein Angebot, ich will kündigen"):
                 # the message is a cancellation as surely as both together, not a fallback.

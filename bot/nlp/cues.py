@@ -176,7 +176,8 @@ def should_cancel(text: str, ranking: Sequence[RankedIntent], *, max_gap: float,
 
     A declared cancellation (`declares_cancellation`: "ich kündige, euer Service ist ein Witz") wins
     over a complaint, fault report, bill or contract question, plan change or contentless intent,
-    provided the classifier gives the cancellation intents together at least `min_declared`.
+    provided the classifier ranks a cancellation intent at all and gives the cancellation intents
+    together at least `min_declared`.
 
     Only when the top intent is not already a cancellation. A strong cue wins over an intent that
     says nothing about the concern (greeting, date, rating, out of scope); over a content intent
@@ -187,8 +188,9 @@ def should_cancel(text: str, ranking: Sequence[RankedIntent], *, max_gap: float,
     if not ranking or ranking[0].name in (CANCEL, "cancel_now") or is_foreign_cancellation(text):
         return False  # nothing to do, or cancelling the flat, a club, an insurance: not the company's
     top = ranking[0]
-    if top.name in OVERRULED_BY_DECLARATION and declares_cancellation(text) \
-            and cancellation_evidence(ranking) >= min_declared:
+    evidence = cancellation_evidence(ranking)  # 0 when no cancellation intent is ranked at all
+    if top.name in OVERRULED_BY_DECLARATION and evidence > 0 and evidence >= min_declared \
+            and declares_cancellation(text):
         return True
     if has_strong_cue(text):
         if top.name in CONTENTLESS:
@@ -196,6 +198,29 @@ def should_cancel(text: str, ranking: Sequence[RankedIntent], *, max_gap: float,
         cancel = next((r for r in ranking if r.name == CANCEL), None)
         return cancel is not None and top.confidence - cancel.confidence <= max_gap
     return top.name in CONTENTLESS_FOR_WORD and has_cancel_word(text)
+
+
+# Below this confidence, a top `cancel_contract` without a word of cancelling is not trusted on its own.
+UNSURE_CANCEL_BELOW = 0.6
+# What an unsure, wordless cancellation gives way to: a concrete request the message may be instead.
+CONCRETE_INTENTS = frozenset({"report_problem", "pause_contract", "change_plan", "greet",
+                              "state_cancellation_details", "ask_bill", "ask_contract"})
+
+
+def unworded_cancellation(text: str, ranking: Sequence[RankedIntent], *, max_gap: float) -> str | None:
+    """The intent to put first instead of an unsure top `cancel_contract` (below `UNSURE_CANCEL_BELOW`)
+    when the text has no cancellation wording at all (no "kündigen", no leaving cue, no declaration) and a
+    concrete request is ranked second within `max_gap`: the classifier leaned on words that also occur in
+    cancellations ("Strom weg", "auf Eis legen"). A complaint is not among them, so a wordless angry
+    message stays a cancellation; otherwise None."""
+    if len(ranking) < 2 or ranking[0].name != CANCEL or ranking[0].confidence >= UNSURE_CANCEL_BELOW:
+        return None
+    second = ranking[1]
+    if second.name not in CONCRETE_INTENTS or ranking[0].confidence - second.confidence > max_gap:
+        return None
+    if has_cancel_word(text) or has_strong_cue(text) or declares_cancellation(text):
+        return None
+    return second.name
 
 
 def foreign_cancellation(text: str, ranking: Sequence[RankedIntent]) -> bool:
