@@ -133,8 +133,11 @@ def test_cancelling_the_flat_with_the_landlord_is_out_of_scope() -> None:
     message = parsed(text, ("cancel_contract", 0.9), ("out_of_scope", 0.05))
     CancellationCueBooster({"max_gap": 0.5}).process([message])
     assert message.get("intent")["name"] == "out_of_scope"
-    # ... but not when the company's own service is named as well
+    # ... but not when the company's own service is named as well, or the customer moves
     assert not is_foreign_cancellation("Ich ziehe aus der Wohnung aus und will mein Internet kündigen")
+    assert not is_foreign_cancellation("Ich ziehe zu meiner Freundin in die Wohnung, wie beende ich den Vertrag?")
+    assert not is_foreign_cancellation("Neuer Job in Hamburg, deshalb muss ich kündigen")
+    assert not is_foreign_cancellation("Meine Wohnung hat kein Netz, der Vermieter ist schuld, ich kündige bei euch")
 
 
 def parse(text: str, *pairs: tuple[str, float]) -> dict:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.nlp.reasons import fold
+from bot.nlp.reasons import detect_reason, fold
 
 CANCEL = "cancel_contract"
 
@@ -73,16 +73,20 @@ _CONDITIONAL = re.compile(rf"\b(?:wenn|falls|sobald|nachdem|ob|bevor)\s+(?:ich|w
 # "wann kann ich kündigen", "bis wann muss ich kündigen", "Kündigungsfrist": questions about the notice.
 _NOTICE_QUESTION = re.compile(r"\b(?:wann|wie\s+lange|bis\s+wann|ab\s+wann|frist\w*|fruehestens|ueberhaupt)\b"
                               r"|\bk(?:ue|u)ndigungsfrist")
-# Cancelling something that is not the company's service: the flat, a club, an insurance, a newspaper,
-# a job. Such a message is out of scope unless it also names one of the company's services.
-_FOREIGN = re.compile(
-    r"\b(?:vermiete\w*|miet\w*|wohnung\w*|hausverwaltung|wg-zimmer|garage|stellplatz|verein\w*|club\w*|klub\w*|"
-    r"fitness\w*|sportverein|mitgliedschaft\s+(?:im|in|bei\s+der|beim)|versicherung\w*|\w+versicherung\w*|"
-    r"krankenkasse|zeitung\w*|tageszeitung|zeitschrift\w*|verlag\w*|bank|sparkasse|konto\s+bei|kreditkarte|"
-    r"kredit|bauspar\w*|arbeitgeber|job|arbeitsstelle|arbeitsvertrag|chef|kita\w*|musikschule|kirche|gewerkschaft|"
-    r"leasing\w*|bahncard|hotel\w*|flug|reise\w*|onlineshop|moebelhaus|tanzschule|pacht\w*|putzfrau|"
-    r"pflegedienst|golfclub|reitstall|amazon|partnerboerse|adac|schornsteinfeger)\b")
-# The company's own services: when named, the cancellation is the company's after all.
+# Cancelling something that is not the company's service: the flat with the landlord, a club, an
+# insurance, a newspaper, a job. Only when that thing is what is cancelled (named in the same clause as
+# the cancelling), the message names none of the company's services and no move: "ich ziehe in eine neue
+# Wohnung, wie beende ich den Vertrag?" is a cancellation because of moving.
+_FOREIGN_THING = (r"(?:vermiete\w*|mietvertrag\w*|mietwohnung|wohnung|hausverwaltung|wg-zimmer|garage|stellplatz|"
+                  r"\w*verein\w*|\w*club\w*|\w*klub\w*|fitness\w*|muckibude|\w*versicherung\w*|krankenkasse|"
+                  r"\w*zeitung\w*|zeitschrift\w*|verlag\w*|bank|sparkasse|kreditkarte|kredit|bauspar\w*|"
+                  r"arbeitgeber|arbeitsstelle|arbeitsvertrag|kita\w*|musikschule|kirche|gewerkschaft\w*|"
+                  r"leasing\w*|bahncard|hotel\w*|flug|reise|pauschalreise|tanzschule|pacht\w*|putzfrau|pflegedienst|"
+                  r"reitstall|amazon|prime|partnerboerse|adac|schornsteinfeger|deutschlandticket|nachsendeauftrag)")
+_CANCEL_VERB = r"(?:k(?:ue|u)ndig\w*|storn\w*|widerruf\w*|austreten|austritt|aufloesen|beenden|abbestellen|abmelden|raus)"
+_FOREIGN = re.compile(rf"\b{_FOREIGN_THING}\b[^.!?;]{{0,60}}\b{_CANCEL_VERB}|\b{_CANCEL_VERB}[^.!?;]{{0,60}}"
+                      rf"\b{_FOREIGN_THING}\b|\baus\s+(?:dem|der)\s+\w*(?:verein|club|kirche)\w*\s+aus")
+_MOVING = re.compile(r"\bzieh\w*|\bumzug\w*|\bumgezogen|\bausziehe|\bausgezogen")
 _OWN = re.compile(r"\b(?:nordstern|euch|eure\w*|ihnen|ihr(?:en|em|er)?\s+(?:vertrag|tarif|service)|internet|"
                   r"dsl|glasfaser|handy\w*|mobilfunk\w*|festnetz|router|strom\w*|gas\w*|tv|fernseh\w*|"
                   r"anschluss|tarif\w*|sim)\b")
@@ -125,7 +129,7 @@ def is_foreign_cancellation(text: str) -> bool:
     """True when the text is about something that is not the company's service (a flat, a club, an
     insurance, a newspaper, a job) and names none of the company's services."""
     folded = fold(text)
-    return _FOREIGN.search(folded) is not None and _OWN.search(folded) is None
+    return _FOREIGN.search(folded) is not None and _OWN.search(folded) is None and _MOVING.search(folded) is None
 
 
 def declares_cancellation(text: str) -> bool:
@@ -210,7 +214,7 @@ CONCRETE_INTENTS = frozenset({"report_problem", "pause_contract", "change_plan",
 def unworded_cancellation(text: str, ranking: Sequence[RankedIntent], *, max_gap: float) -> str | None:
     """The intent to put first instead of an unsure top `cancel_contract` (below `UNSURE_CANCEL_BELOW`)
     when the text has no cancellation wording at all (no "kündigen", no leaving cue, no declaration) and a
-    concrete request is ranked second within `max_gap`: the classifier leaned on words that also occur in
+    concrete request is ranked second within `max_gap`, and no reason for leaving is stated: the classifier leaned on words that also occur in
     cancellations ("Strom weg", "auf Eis legen"). A complaint is not among them, so a wordless angry
     message stays a cancellation; otherwise None."""
     if len(ranking) < 2 or ranking[0].name != CANCEL or ranking[0].confidence >= UNSURE_CANCEL_BELOW:
@@ -220,6 +224,8 @@ def unworded_cancellation(text: str, ranking: Sequence[RankedIntent], *, max_gap
         return None
     if has_cancel_word(text) or has_strong_cue(text) or declares_cancellation(text):
         return None
+    if detect_reason(text) is not None:
+        return None  # a reason for leaving (moving, a competitor, not using it) makes it an indirect cancellation
     return second.name
 
 
