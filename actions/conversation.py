@@ -9,6 +9,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
 from bot.assistant.handoff import parse_rating, request_handoff, store_rating
+from bot.assistant.mixed_messages import (
+    NOT_UNDERSTOOD_MAYBE_CANCELLING,
+    complaint_reply,
+    might_be_cancellation,
+    with_cancel_button,
+)
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Reply
 from bot.settings import Settings, get_settings, public_web_url
 
@@ -83,10 +89,27 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        # A message that might be a cancellation gets the cancel button rather than hiding it.
+        maybe_cancelling = might_be_cancellation(tracker.latest_message)
         if consecutive_fallbacks(tracker) >= 2:
-            send(dispatcher, OFFER_HUMAN_AFTER_MISUNDERSTANDING)
+            reply = OFFER_HUMAN_AFTER_MISUNDERSTANDING
+            send(dispatcher, with_cancel_button(reply) if maybe_cancelling else reply)
+        elif maybe_cancelling:
+            send(dispatcher, NOT_UNDERSTOOD_MAYBE_CANCELLING)
         else:
             dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionComplain(Action):
+    """Empathy and a human for a complaint; the cancel button too when the message might be a cancellation."""
+
+    def name(self) -> str:
+        return "action_complain"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        send(dispatcher, complaint_reply(tracker.latest_message))
         return []
 
 

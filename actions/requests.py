@@ -21,6 +21,7 @@ from bot.assistant import service_answers
 from bot.assistant.cancellation import cancel_contract, cancel_contracts, propose_offer
 from bot.assistant.contract_choice import CONTRACT_REQUESTS, ContractsInQuestion, contracts_in_question
 from bot.assistant.mail import deliver
+from bot.assistant.mixed_messages import acknowledgement
 from bot.assistant.replies import Reply
 from bot.assistant.verification import MAX_ATTEMPTS
 from bot.records.models import Customer
@@ -90,6 +91,11 @@ class ActionServeRequest(RecordsAction):
         # that every path below (reason question, identification, offer, cancel) sees them.
         stated: list[dict[str, Any]] = []
         if current_request(tracker) in ("cancellation", "cancel_now") and tracker.latest_action_name not in FORMS:
+            # A complaint in the cancellation message itself ("ich kündige, keiner ruft zurück") is its
+            # reason, and is acknowledged in one sentence before the cancellation step.
+            sorry = acknowledgement(tracker.latest_message)
+            if sorry is not None:
+                dispatcher.utter_message(text=sorry)
             stated = declaration_events(tracker, tracker.latest_message.get("text"))
             if stated:
                 tracker = tracker_with(tracker, stated)

@@ -66,8 +66,8 @@ def ranking(*pairs: tuple[str, float]) -> list[RankedIntent]:
     [
         # a strong cue wins over a close content intent ...
         ("Die Konkurrenz ist billiger, ich bin weg", ranking(("complain", 0.55), ("cancel_contract", 0.40)), True),
-        # ... but not when the classifier is sure of it
-        ("Die Konkurrenz ist billiger, ich bin weg", ranking(("complain", 0.95), ("cancel_contract", 0.03)), False),
+        # ... and, as a declared leaving (issue 8), even when the classifier is sure of the complaint
+        ("Die Konkurrenz ist billiger, ich bin weg", ranking(("complain", 0.95), ("cancel_contract", 0.03)), True),
         # ... nor when cancel_contract is not ranked at all
         ("Ich wechsle zu o2", ranking(("change_plan", 0.60), ("ask_contract", 0.30)), False),
         # a strong cue always wins over an intent that says nothing about the concern

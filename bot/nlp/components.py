@@ -19,7 +19,14 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlp.cues import CANCEL, RankedIntent, alternative_to_cancelling, should_cancel
+from bot.nlp.cues import (
+    CANCEL,
+    RankedIntent,
+    alternative_to_cancelling,
+    foreign_cancellation,
+    should_cancel,
+    unworded_cancellation,
+)
 from bot.nlp.reasons import detect_reason
 
 ENTITY = "cancellation_reason"
@@ -50,8 +57,10 @@ class CancellationReasonExtractor(GraphComponent, EntityExtractorMixin):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CancellationCueBooster(GraphComponent, IntentClassifier):
-    """Puts `cancel_contract` first when a strong cancellation cue overrules the classifier
-    (`bot.nlp.cues.should_cancel`), and a pause, plan change or accepted offer first instead of a
+    """Puts `cancel_contract` first when a declared cancellation or a strong cancellation cue overrules
+    the classifier (`bot.nlp.cues.should_cancel`; the intent it overrules stays second in the ranking,
+    as the secondary information the actions read), `out_of_scope` first when the cancellation is of
+    something not the company's (`bot.nlp.cues.foreign_cancellation`), and a pause, plan change or accepted offer first instead of a
     cancellation the customer says they do not want (`bot.nlp.cues.alternative_to_cancelling`).
     The cue counts as evidence on top of the classifier's: the new confidence is the former top
     confidence plus the one the classifier gave the chosen intent, so a later FallbackClassifier
@@ -59,10 +68,11 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"max_gap": 0.5}
+        return {"max_gap": 0.5, "min_declared": 0.0}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.max_gap = float(config["max_gap"])
+        self.min_declared = float(config.get("min_declared", 0.0))
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -76,11 +86,26 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
             if not text or text.startswith("/") or not ranking:
                 continue
             ranked = [RankedIntent(r[INTENT_NAME_KEY], float(r[PREDICTED_CONFIDENCE_KEY])) for r in ranking]
-            if should_cancel(text, ranked, max_gap=self.max_gap):
+            if should_cancel(text, ranked, max_gap=self.max_gap, min_declared=self.min_declared):
                 self._put_first(message, ranking, CANCEL)
+            elif foreign_cancellation(text, ranked):
+                self._put_first(message, ranking, "out_of_scope")
             elif (alternative := alternative_to_cancelling(text, ranked, max_gap=self.max_gap)) is not None:
                 self._put_first(message, ranking, alternative)
+            elif (instead := unworded_cancellation(text, ranked, max_gap=self.max_gap)) is not None:
+                self._put_first(message, ranking, instead)
+            elif len(ranked) > 1 and {ranked[0].name, ranked[1].name} == {CANCEL, "cancel_now"}:
+                # The two cancellation intents share the evidence ("ich will kein Angebot, ich will kündigen"):
+                # the message is a cancellation as surely as both together, not a fallback.
+                self._merge_first_two(message, ranking)
         return messages
+
+    @staticmethod
+    def _merge_first_two(message: Message, ranking: list[dict[str, Any]]) -> None:
+        merged = min(1.0, ranking[0][PREDICTED_CONFIDENCE_KEY] + ranking[1][PREDICTED_CONFIDENCE_KEY])
+        new_ranking = [{**ranking[0], PREDICTED_CONFIDENCE_KEY: merged}, *ranking[1:]]
+        message.set(INTENT_RANKING_KEY, new_ranking, add_to_output=True)
+        message.set(INTENT, dict(new_ranking[0]), add_to_output=True)
 
     @staticmethod
     def _put_first(message: Message, ranking: list[dict[str, Any]], name: str) -> None:
