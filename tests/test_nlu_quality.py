@@ -33,16 +33,17 @@ MINIMUM_DEV = {
     "intent macro F1": 0.91,  # issue 8: 0.930 (0.947)
     "out-of-scope recall": 0.88,  # issue 8: 0.900 (0.933)
 }
-MINIMUM_TEST = {
-    "cancel_contract recall": 0.905,  # measured 0.926; issue 8: 0.912
-    "cancel_contract precision": 0.96,  # 0.984; issue 8: 0.969
-    "complain recall": 0.85,  # 0.875; issue 8: 0.854
-    "complain precision": 0.89,  # 0.913; issue 8: 0.932
-    "intent macro F1": 0.88,  # 0.905; issue 8: 0.892
-    "out-of-scope recall": 0.82,  # 0.842; issue 8: 0.860
+MINIMUM_TEST = {  # the new test set (tests/nlu_test/, issue 8): 0.02 below the first measurement
+    "cancel_contract recall": 0.897,  # measured 0.917
+    "cancel_contract precision": 0.819,  # 0.839
+    "complain recall": 0.745,  # 0.765
+    "complain precision": 0.73,  # 0.750
+    "request_human recall": 0.637,  # 0.657
+    "intent macro F1": 0.846,  # 0.866
+    "out-of-scope recall": 0.823,  # 0.843
 }
 # dev: issue 8 measured 0.876 without the dev-fitted sentiment rules and near-copies (0.908 before)
-MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.856, "test": 0.76}  # test: 0.787, issue 8: 0.784
+MINIMUM_SENTIMENT_NEGATIVE_F1 = {"dev": 0.856, "test": 0.824}  # new test set: measured 0.844
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +71,11 @@ def _below(result: HeldOutResult, minimum: dict[str, float]) -> dict[str, float]
         "cancel_contract precision": intents.per_intent["cancel_contract"].precision,
         "complain recall": intents.per_intent["complain"].recall,
         "complain precision": intents.per_intent["complain"].precision,
+        "request_human recall": intents.per_intent["request_human"].recall,
         "intent macro F1": intents.macro_f1,
         "out-of-scope recall": intents.out_of_scope_recall,
     }
-    return {name: round(value, 3) for name, value in measured.items() if value < minimum[name]}
+    return {name: round(value, 3) for name, value in measured.items() if name in minimum and value < minimum[name]}
 
 
 def test_intent_quality_holds_on_the_dev_set(dev: HeldOutResult) -> None:
