@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import math
 import os
 import platform
 import re
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.evaluation.metrics import percentile
 from bot.settings import PROJECT_ROOT, Settings
 
 PYTHON = sys.executable
@@ -70,18 +70,6 @@ def bare_conversation(index: int) -> list[str]:
 
 
 # ---------------------------------------------------------------- plain logic: statistics and the report
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) by linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"q must be within 0..100, got {q}")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
 
 @dataclass(frozen=True)
 class RunResult:
