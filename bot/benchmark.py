@@ -305,7 +305,7 @@ class Bot:
         return self.url.rstrip("/") + "/webhooks/rest/webhook"
 
 
-def _wait_until_up(url: str, process: subprocess.Popen | None, log: Path | None,
+def wait_until_up(url: str, process: subprocess.Popen | None, log: Path | None,
                    timeout_s: float = STARTUP_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -318,7 +318,8 @@ def _wait_until_up(url: str, process: subprocess.Popen | None, log: Path | None,
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up within {timeout_s:.0f} s")
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{url} did not come up within {timeout_s:.0f} s; log:\n{tail}")
 
 
 @contextmanager
@@ -481,7 +482,7 @@ def start_assistant(stack: ExitStack, workdir: Path, *,
         started.append(process)
     bot = Bot("assistant", f"http://127.0.0.1:{rasa_port}", assistant_conversation,
               rasa_pid=started[1].pid, action_pid=started[0].pid)
-    _wait_until_up(f"http://127.0.0.1:{action_port}/health", started[0], workdir / "assistant-actions.log")
+    wait_until_up(f"http://127.0.0.1:{action_port}/health", started[0], workdir / "assistant-actions.log")
     return bot, started, env
 
 
@@ -538,8 +539,8 @@ def run_benchmark(*, url: str | None, users: list[int], conversations: int, roun
             assistant, processes, env = start_assistant(stack, workdir, services=services)
             setup = f"started by the benchmark, {describe_services(env)}"
         if not url:
-            _wait_until_up(assistant.url.rstrip("/") + "/", processes[1], workdir / "assistant-rasa.log")
-        _wait_until_up(bare.url + "/", bare_process, workdir / "bare-rasa.log")
+            wait_until_up(assistant.url.rstrip("/") + "/", processes[1], workdir / "assistant-rasa.log")
+        wait_until_up(bare.url + "/", bare_process, workdir / "bare-rasa.log")
         results = alternate([bare, assistant], users=users, conversations=conversations, rounds=rounds, log=log)
     section = render_section(results, measured_at=datetime.now(timezone.utc),
                              machine=f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)",

@@ -208,7 +208,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     env = service_environment(os.environ, settings, rasa_port=rasa_port)
     settings = Settings.from_env(env)
     # Rasa reaches the action server where it listens (through the loopback when it listens everywhere).
-    action_host = "127.0.0.1" if settings.action_server_host in ("0.0.0.0", "::") else settings.action_server_host
+    action_host = _local(settings.action_server_host)
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
                                 action_server_url=f"http://{action_host}:{action_port}/webhook")
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
 import jwt
 from sqlalchemy import create_engine, text
 
+from bot.benchmark import wait_until_up
 from bot.cli import MODEL_PATH, service_commands
 from bot.rasa_endpoints import write_endpoints
 from bot.records.database import transaction
@@ -90,20 +90,6 @@ class RunningAssistant:
         return [json.loads(row[0]) for row in rows]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early (code {process.returncode}); log:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up within {STARTUP_TIMEOUT_S} s; log:\n{log.read_text()[-3000:]}")
-
-
 @contextmanager
 def running_assistant(database_url: str, workdir: Path, *, action_server: bool = True,
                       web_app: bool = True, extra_env: dict[str, str] | None = None,
@@ -151,7 +137,7 @@ def running_assistant(database_url: str, workdir: Path, *, action_server: bool =
             started.append((health[label], process, log))
         for url, process, log in started:
             if url is not None:
-                _wait_until_up(url, process, log)
+                wait_until_up(url, process, log, STARTUP_TIMEOUT_S)
         yield RunningAssistant(rasa_url=f"http://127.0.0.1:{rasa_port}",
                                web_url=f"http://127.0.0.1:{web_port}" if web_app else None,
                                database_url=database_url,
