@@ -199,6 +199,20 @@ class HandoffRequest(Base):
     created_at = Column(UtcDateTime, nullable=False)
     # The conversation's dissatisfaction score (0..1) when the customer asked for a human.
     dissatisfaction = Column(Float, nullable=True)
+    # The channel the customer writes on (socketio, rest, whatsapp, telegram): replies go out there.
+    channel = Column(String(20), nullable=False, default="socketio", server_default="socketio")
+    # The agent who owns the conversation while status is "taken" (and who closed it afterwards).
+    assigned_agent_id = Column(ForeignKey("staff_users.id"), nullable=True, index=True)
+    taken_at = Column(UtcDateTime, nullable=True)
+    closed_at = Column(UtcDateTime, nullable=True)
+    # How it ended: solved | offer_accepted | cancellation_processed | callback_arranged | other | handed_back
+    resolution = Column(String(24), nullable=True)
+    note = Column(Text, nullable=True)
+    # A callback the customer asked for outside service hours (personal data: shown to agents only).
+    callback_phone = Column(String(40), nullable=True)
+    callback_window = Column(String(60), nullable=True)
+
+    assigned_agent = relationship("StaffUser")
 
 
 class ConversationInsight(Base):
@@ -307,3 +321,59 @@ class CancellationRequest(Base):
     received_at = Column(UtcDateTime, nullable=False)
     conversation_id = Column(String(120), nullable=False, index=True)
     status = Column(String(12), nullable=False, default="received")
+
+
+class StaffUser(Base):
+    """A person who logs into the console: role agent, supervisor or marketer.
+
+    Created with `python -m bot.cli create-user` (there is no default account); password_hash is an
+    argon2 hash. last_seen_at is refreshed while the person has the console open (agents online).
+    """
+
+    __tablename__ = "staff_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(80), nullable=False, unique=True)
+    first_name = Column(String(80), nullable=False)  # shown to customers with the agent's messages
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(12), nullable=False)  # agent | supervisor | marketer
+    active = Column(Boolean, nullable=False, default=True, server_default="1")
+    created_at = Column(UtcDateTime, nullable=False)
+    last_seen_at = Column(UtcDateTime, nullable=True)
+
+
+class LoginAttempt(Base):
+    """One console login attempt, for rate limiting by user name and by client address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_attempted_at", "username", "attempted_at"),
+        Index("ix_login_attempts_client_key_attempted_at", "client_key", "attempted_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(80), nullable=False)  # as typed, normalised to lower case
+    client_key = Column(String(200), nullable=False)
+    succeeded = Column(Boolean, nullable=False)
+    attempted_at = Column(UtcDateTime, nullable=False)
+
+
+class AgentMessage(Base):
+    """A message an agent wrote to a customer during a handoff.
+
+    Stored here first (nothing is lost when Rasa is down), then appended to the conversation's tracker as a
+    bot utterance marked with the agent (sent_at), and delivered to the customer's widget (delivered_at);
+    a message whose delivery is not confirmed is delivered again when the customer comes back.
+    """
+
+    __tablename__ = "agent_messages"
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(ForeignKey("handoff_requests.id"), nullable=False, index=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    agent_id = Column(ForeignKey("staff_users.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+    sent_at = Column(UtcDateTime, nullable=True)
+    delivered_at = Column(UtcDateTime, nullable=True)
+    last_error = Column(String(300), nullable=True)
