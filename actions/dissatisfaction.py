@@ -24,6 +24,7 @@ from bot.assistant.dissatisfaction import (
     assess,
     merge_reasons,
 )
+from bot.assistant.mixed_messages import acknowledgement as cancellation_acknowledgement
 from bot.assistant.insights import CustomerMood, customer_mood, record_insight
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.records.database import RecordsUnavailable
@@ -102,13 +103,15 @@ def problem_acknowledgement(message: Message, *, already_acknowledged: bool) -> 
 
 
 def acknowledgement(*, score: float, acknowledged: str | None, high_value: bool,
-                    intent: str | None, offer_pending: bool = False) -> tuple[str | None, Reply | None]:
+                    intent: str | None, offer_pending: bool = False,
+                    reply_acknowledges: bool = False) -> tuple[str | None, Reply | None]:
     """The new acknowledgement state and what to say, if anything.
 
     The frustration is acknowledged once; a high-value customer who becomes very dissatisfied is
     offered a human with priority (once, even after a plain acknowledgement). The plain words are
     left out where the reply to the message itself acknowledges and offers a human (a complaint, a
-    request for a human); the priority offer only where the handoff is already underway. Nothing is
+    request for a human, a cancellation whose reply says sorry for the complaint in it:
+    `reply_acknowledges`); the priority offer only where the handoff is already underway. Nothing is
     said when the customer has just chosen to cancel: the confirmation follows the choice directly
     (the acknowledgement stays due for later).
     """
@@ -120,7 +123,8 @@ def acknowledgement(*, score: float, acknowledged: str | None, high_value: bool,
         state, reply = HUMAN_OFFERED, ACKNOWLEDGE
     else:
         return acknowledged, None
-    if intent == "request_human" or (intent in SELF_ACKNOWLEDGING_INTENTS and reply is ACKNOWLEDGE):
+    self_acknowledging = intent in SELF_ACKNOWLEDGING_INTENTS or reply_acknowledges
+    if intent == "request_human" or (self_acknowledging and reply is ACKNOWLEDGE):
         return state, None
     return state, reply
 
@@ -157,7 +161,9 @@ class ActionUpdateDissatisfaction(Action):
         known = tracker.get_slot("dissatisfaction_acknowledged")
         acknowledged, reply = acknowledgement(score=result.score, acknowledged=known,
                                               high_value=bool(mood and mood.high_value), intent=message.intent,
-                                              offer_pending=bool(tracker.get_slot("offer_pending")))
+                                              offer_pending=bool(tracker.get_slot("offer_pending")),
+                                              reply_acknowledges=cancellation_acknowledgement(
+                                                  tracker.latest_message) is not None)
         if reply is None:
             reply = problem_acknowledgement(message, already_acknowledged=_said_any(
                 tracker, [r.text for r in (*ACKNOWLEDGE_PROBLEM.values(), ACKNOWLEDGE_PROBLEM_DEFAULT)]))

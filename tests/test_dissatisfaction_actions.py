@@ -105,6 +105,19 @@ async def test_the_frustration_is_acknowledged_once_with_a_human_offered(records
     assert again.messages == [], "only once per conversation"
 
 
+async def test_an_angry_cancellation_that_says_why_is_acknowledged_once_not_twice(records: str) -> None:
+    """The cancellation reply says sorry for the complaint in the message itself (bot.assistant.mixed_messages):
+    the frustration acknowledgement, with its human offer, would be a second "sorry" before the cancellation."""
+    message = _message("cancel_contract", sentiment=NEGATIVE, slots={"dissatisfaction": 0.3})
+    message.latest_message.update(text="Ich kündige, euer Kundenservice ist eine Katastrophe, keiner ruft zurück",
+                                  intent_ranking=[{"name": "cancel_contract", "confidence": 0.7},
+                                                  {"name": "complain", "confidence": 0.3}])
+    dispatcher = CollectingDispatcher()
+    slots = _slots(await ActionUpdateDissatisfaction().run(dispatcher, message, DOMAIN))
+    assert dispatcher.messages == []
+    assert slots["dissatisfaction_acknowledged"] == HUMAN_OFFERED, "acknowledged by the cancellation reply"
+
+
 async def test_repeated_question_and_fallbacks_count(records: str) -> None:
     asked = {"event": "user", "text": "Rechnung", "parse_data": {"intent": {"name": "ask_bill"}}}
     lost = {"event": "user", "text": "hä", "parse_data": {"intent": {"name": "nlu_fallback"}}}
