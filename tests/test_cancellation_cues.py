@@ -129,3 +129,24 @@ def test_the_booster_leaves_other_messages_and_button_payloads_alone() -> None:
 def test_when_the_customer_wants_something_instead_of_cancelling(
         text: str, ranked: list[RankedIntent], expected: str | None) -> None:
     assert alternative_to_cancelling(text, ranked, max_gap=0.5) == expected
+
+
+def test_a_top_cancellation_that_its_words_confirm_is_no_misunderstanding() -> None:
+    """The classifier ranks a cancellation first but spreads its probability thin (below the fallback
+    threshold); the leaving cue counts as evidence on top, and the complaint stays second."""
+    booster = CancellationCueBooster({"max_gap": 0.5})
+    leaving = parsed("Wie kriege ich euch bloß wieder los?", ("cancel_contract", 0.33), ("complain", 0.3),
+                     ("out_of_scope", 0.2))
+    unsure = parsed("Was kostet das Ausland?", ("cancel_contract", 0.33), ("ask_bill", 0.3))
+    foreign = parsed("Ich kündige meinen Mietvertrag", ("cancel_contract", 0.35), ("out_of_scope", 0.3))
+    booster.process([leaving, unsure, foreign])
+    assert leaving.get("intent") == {"name": "cancel_contract", "confidence": pytest.approx(0.63)}
+    assert [r["name"] for r in leaving.get("intent_ranking")[:2]] == ["cancel_contract", "complain"]
+    assert unsure.get("intent") == {"name": "cancel_contract", "confidence": 0.33}, "no cue: left as it was"
+    assert foreign.get("intent")["name"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["Ich möchte nicht länger Ihr Kunde sein", "ich will nicht mehr kunde bei euch sein"])
+def test_not_wanting_to_stay_a_customer_declares_a_cancellation(text: str) -> None:
+    from bot.nlp.cues import declares_cancellation
+    assert declares_cancellation(text)

@@ -23,6 +23,7 @@ from bot.nlp.cues import (
     CANCEL,
     RankedIntent,
     alternative_to_cancelling,
+    confirmed_cancellation,
     foreign_cancellation,
     should_cancel,
     unworded_cancellation,
@@ -94,9 +95,11 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
                 self._put_first(message, ranking, alternative)
             elif (instead := unworded_cancellation(text, ranked, max_gap=self.max_gap)) is not None:
                 self._put_first(message, ranking, instead)
-            elif len(ranked) > 1 and {ranked[0].name, ranked[1].name} == {CANCEL, "cancel_now"}:
+            elif len(ranked) > 1 and ({ranked[0].name, ranked[1].name} == {CANCEL, "cancel_now"}
+                                      or confirmed_cancellation(text, ranked)):
                 # The two cancellation intents share the evidence ("ich will kein Angebot, ich will kündigen"):
-                # the message is a cancellation as surely as both together, not a fallback.
+                # the message is a cancellation as surely as both together, not a fallback. Likewise a top
+                # cancellation that its words confirm: the cue is evidence on top of the classifier's.
                 self._merge_first_two(message, ranking)
         return messages
 

@@ -64,7 +64,7 @@ _DECLARATION = tuple(re.compile(p) for p in (
     rf"mobilfunk|internet|strom|gas|festnetz|dsl)",
     rf"\b(?:wie|wo|was\s+muss\s+ich\s+tun\s*,?\s*um)\s+(?:\w+\s+){{0,4}}{_KUEND}",  # asking how to cancel
     r"\bmach\w*\s+(?:ich\s+)?schluss\s+mit\s+(?:euch|ihnen|nordstern|dem\s+vertrag)",
-    r"\bnicht\s+mehr\s+kunde\b",
+    r"\bnicht\s+(?:mehr|laenger)\s+(?:\w+\s+)?kunde\b",  # "nicht länger Kunde", "nicht mehr euer Kunde"
     r"\b(?:verlasse|verlassen)\s+(?:euch|sie|nordstern)\b",
     r"\bwiderrufsrecht\w*\s+(?:\w+\s+){0,3}(?:gebrauch|nutzen|ausueben|wahrnehmen)",
 ))
@@ -227,6 +227,16 @@ def unworded_cancellation(text: str, ranking: Sequence[RankedIntent], *, max_gap
     if detect_reason(text) is not None:
         return None  # a reason for leaving (moving, a competitor, not using it) makes it an indirect cancellation
     return second.name
+
+
+def confirmed_cancellation(text: str, ranking: Sequence[RankedIntent]) -> bool:
+    """Whether a top cancellation intent is confirmed by the words of the message (a declared cancellation
+    or a strong leaving cue): then the cue counts as evidence on top of the classifier's, as when it
+    overrules another intent, so that a cancellation the classifier ranks first but spreads thin
+    ("wie werde ich euch wieder los?": cancellation 0.34, complaint 0.31) is not taken for a misunderstanding."""
+    if len(ranking) < 2 or ranking[0].name not in (CANCEL, "cancel_now") or is_foreign_cancellation(text):
+        return False
+    return has_strong_cue(text) or declares_cancellation(text)
 
 
 def foreign_cancellation(text: str, ranking: Sequence[RankedIntent]) -> bool:
