@@ -24,8 +24,8 @@ from bot.assistant.dissatisfaction import (
     assess,
     merge_reasons,
 )
-from bot.assistant.mixed_messages import acknowledgement as cancellation_acknowledgement
 from bot.assistant.insights import CustomerMood, customer_mood, record_insight
+from bot.assistant.mixed_messages import acknowledgement as cancellation_acknowledgement
 from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.records.database import RecordsUnavailable
 from bot.retention.formatting import berlin_date
