@@ -225,3 +225,18 @@ def test_the_two_cancellation_intents_share_their_evidence() -> None:
     CancellationCueBooster({"max_gap": 0.5}).process([message])
     assert message.get("intent")["name"] == "cancel_contract"
     assert message.get("intent")["confidence"] == pytest.approx(0.65)
+
+
+def test_which_replies_offer_the_cancellation_at_once() -> None:
+    from bot.assistant.mixed_messages import cancel_button_shown
+
+    def parse(text: str, *ranking: tuple[str, float]) -> dict:
+        ranked = [{"name": n, "confidence": c} for n, c in ranking]
+        return {"text": text, "intent": ranked[0], "intent_ranking": ranked}
+
+    assert cancel_button_shown(parse("Ich kündige", ("cancel_contract", 0.9), ("complain", 0.1)))
+    # in doubt: a bill question with a cancellation close behind gets the button with its answer
+    assert cancel_button_shown(parse("Die Rechnung ist zu hoch, so nicht", ("ask_bill", 0.5), ("cancel_contract", 0.3)))
+    assert not cancel_button_shown(parse("Wie hoch ist meine Rechnung?", ("ask_bill", 0.9), ("cancel_contract", 0.05)))
+    # a greeting's reply has no button, whatever is ranked behind it
+    assert not cancel_button_shown(parse("Hallo", ("greet", 0.5), ("cancel_contract", 0.4)))

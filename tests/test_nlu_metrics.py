@@ -96,3 +96,14 @@ def test_sentiment_is_not_available_without_any_predicted_label() -> None:
     assert result.missing == 1
     assert result.accuracy == pytest.approx(1 / 3)
     assert result.negative_f1 == pytest.approx(2 / 3)  # precision 1, recall 1/2
+
+
+def test_the_cancel_button_is_counted_for_cancellations_and_for_other_messages() -> None:
+    from bot.evaluation.scoring import score_cancel_button
+    result = score_cancel_button(["cancel_contract", "cancel_now", "cancel_contract", "complain", "greet"],
+                                 [True, True, False, True, False])
+    assert (result.reachable, result.cancellations) == (2, 3)
+    assert result.reachable_share == pytest.approx(2 / 3)
+    assert (result.offered_to_others, result.others) == (1, 2)
+    with pytest.raises(ValueError):
+        score_cancel_button(["cancel_contract"], [])

@@ -62,6 +62,21 @@ def might_be_cancellation(parse: Mapping[str, Any], *, at: float = IN_DOUBT_AT) 
     return sum(confidence for name, confidence in intents[:2] if name in CANCELLATION_INTENTS) >= at
 
 
+# The replies that carry the "Jetzt kündigen" button when the message might be a cancellation
+# (`might_be_cancellation`): a misunderstanding, a complaint, an out-of-scope answer and the service answers.
+BUTTON_WHEN_IN_DOUBT = frozenset({FALLBACK, "complain", "out_of_scope", "ask_bill", "ask_contract", "report_problem",
+                                  "change_plan", "pause_contract"})
+
+
+def cancel_button_shown(parse: Mapping[str, Any]) -> bool:
+    """Whether the assistant's reply to this parse offers the cancellation at once: the message is taken as a
+    cancellation, or it might be one and its reply is one of `BUTTON_WHEN_IN_DOUBT`."""
+    intent = str((parse.get("intent") or {}).get("name") or "")
+    if intent in CANCELLATION_INTENTS:
+        return True
+    return intent in BUTTON_WHEN_IN_DOUBT and might_be_cancellation(parse)
+
+
 def complaint_reply(parse: Mapping[str, Any]) -> Reply:
     """The reply to a complaint: empathy and a human; and the cancel button when it might be a cancellation."""
     return COMPLAINT_MAYBE_CANCELLING if might_be_cancellation(parse) else COMPLAINT

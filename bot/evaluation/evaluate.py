@@ -19,6 +19,8 @@ from bot.evaluation.scoring import (
     Latency,
     SentimentResult,
     measure_latency,
+    CancelButtonResult,
+    score_cancel_button,
     score_intents,
     score_sentiment,
 )
@@ -45,6 +47,7 @@ class HeldOutResult:
     sentiment: SentimentResult | None
     latency: Latency
     misses: list[Miss]
+    cancel_button: CancelButtonResult
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def score_heldout(messages: list[LabelledMessage], predictions: list[Prediction]
         sentiment=score_sentiment([m.sentiment for m in messages], [p.sentiment for p in predictions]),
         latency=measure_latency([p.latency_ms for p in predictions]),
         misses=misses,
+        cancel_button=score_cancel_button(gold, [p.cancel_button for p in predictions]),
     )
 
 

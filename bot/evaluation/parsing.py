@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.assistant.mixed_messages import cancel_button_shown
+
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
 
@@ -22,6 +24,7 @@ class Prediction:
     confidence: float
     sentiment: str | None  # None when the pipeline has no sentiment component
     latency_ms: float
+    cancel_button: bool = False  # the reply would offer the cancellation at once (bot.assistant.mixed_messages)
 
 
 def quiet_rasa_logging() -> None:
@@ -47,7 +50,7 @@ def prediction_from_parse(result: dict[str, Any], latency_ms: float) -> Predicti
     sentiment = result.get("sentiment")
     label = sentiment.get("label") if isinstance(sentiment, dict) else None
     return Prediction(intent=intent.get("name") or "", confidence=float(intent.get("confidence") or 0.0),
-                      sentiment=label, latency_ms=latency_ms)
+                      sentiment=label, latency_ms=latency_ms, cancel_button=cancel_button_shown(result))
 
 
 async def parse_messages(agent: Agent, texts: Sequence[str], *, warm_up: bool = True) -> list[Prediction]:

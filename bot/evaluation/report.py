@@ -53,10 +53,16 @@ def _highlighted(intents: IntentResult) -> str:
 
 def _intent_section(title: str, result: HeldOutResult, misses_note: str) -> list[str]:
     intents = result.intents
+    button = result.cancel_button
     lines = [f"## Intents ({title})", "",
              f"Highlighted: {_highlighted(intents)}. Intent accuracy {intents.accuracy:.3f}; "
              f"{intents.fallback_predictions} messages fell back; out-of-scope recall "
              f"{intents.out_of_scope_recall:.3f} ({intents.out_of_scope_as_fallback} of them as `{FALLBACK}`).",
+             "",
+             f"Cancellation one click away: the reply to {button.reachable} of {button.cancellations} cancellation "
+             f"messages ({button.reachable_share:.3f}) offers the cancellation at once (taken as a cancellation, or "
+             f"the \"Jetzt kündigen\" button because it might be one); the button also comes with "
+             f"{button.offered_to_others} of {button.others} other messages ({button.offered_to_others_share:.3f}).",
              "",
              "| intent | precision | recall | F1 | support |",
              "|---|---|---|---|---|"]

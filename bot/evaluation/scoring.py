@@ -63,6 +63,38 @@ class Latency:
     mean_ms: float
 
 
+CANCELLATION_INTENTS = ("cancel_contract", "cancel_now")
+
+
+@dataclass(frozen=True)
+class CancelButtonResult:
+    """How often the reply offers the cancellation at once: for cancellation messages (`reachable`, the
+    product's safety net behind the intent), and for all other messages (`offered_to_others`)."""
+
+    cancellations: int
+    reachable: int
+    others: int
+    offered_to_others: int
+
+    @property
+    def reachable_share(self) -> float:
+        return self.reachable / self.cancellations if self.cancellations else 0.0
+
+    @property
+    def offered_to_others_share(self) -> float:
+        return self.offered_to_others / self.others if self.others else 0.0
+
+
+def score_cancel_button(gold: Sequence[str], shown: Sequence[bool]) -> CancelButtonResult:
+    """`shown[i]`: whether the reply to message i offers the cancellation at once."""
+    if len(gold) != len(shown):
+        raise ValueError(f"{len(gold)} labels but {len(shown)} predictions")
+    cancelling = [s for g, s in zip(gold, shown) if g in CANCELLATION_INTENTS]
+    others = [s for g, s in zip(gold, shown) if g not in CANCELLATION_INTENTS]
+    return CancelButtonResult(cancellations=len(cancelling), reachable=sum(cancelling), others=len(others),
+                              offered_to_others=sum(others))
+
+
 def score_intents(gold: Sequence[str], predicted: Sequence[str], *, top_confusions: int = 10) -> IntentResult:
     """Per-intent and macro scores over the intents in `gold`; `nlu_fallback` counts as a miss there."""
     per_intent = per_label_scores(gold, predicted)
