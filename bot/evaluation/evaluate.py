@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from bot.evaluation.datasets import LabelledMessage, load_germeval, load_labelled_messages
 from bot.evaluation.parsing import Prediction, load_agent, parse_messages
 from bot.evaluation.scoring import (
+    CancelButtonResult,
     IntentResult,
     Latency,
     SentimentResult,
     measure_latency,
-    CancelButtonResult,
     score_cancel_button,
     score_intents,
     score_sentiment,

@@ -89,8 +89,8 @@ def score_cancel_button(gold: Sequence[str], shown: Sequence[bool]) -> CancelBut
     """`shown[i]`: whether the reply to message i offers the cancellation at once."""
     if len(gold) != len(shown):
         raise ValueError(f"{len(gold)} labels but {len(shown)} predictions")
-    cancelling = [s for g, s in zip(gold, shown) if g in CANCELLATION_INTENTS]
-    others = [s for g, s in zip(gold, shown) if g not in CANCELLATION_INTENTS]
+    cancelling = [s for g, s in zip(gold, shown, strict=True) if g in CANCELLATION_INTENTS]
+    others = [s for g, s in zip(gold, shown, strict=True) if g not in CANCELLATION_INTENTS]
     return CancelButtonResult(cancellations=len(cancelling), reachable=sum(cancelling), others=len(others),
                               offered_to_others=sum(others))
 
