@@ -172,6 +172,12 @@ class Settings:
     verification_client_max_failures: int = 10
     verification_client_window_minutes: int = 60
     verification_client_lock_minutes: int = 60
+    # Agent console (bot/console): a login ends after `console_idle_minutes` without a request or after
+    # `console_session_hours` in all; its cookie is sent over HTTPS only when console_secure_cookies (default:
+    # when WEB_PUBLIC_URL is https).
+    console_idle_minutes: int = 30
+    console_session_hours: int = 10
+    console_secure_cookies: bool | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -229,6 +235,10 @@ class Settings:
                 "VERIFICATION_CLIENT_WINDOW_MINUTES", defaults.verification_client_window_minutes, env),
             verification_client_lock_minutes=_env_positive_int(
                 "VERIFICATION_CLIENT_LOCK_MINUTES", defaults.verification_client_lock_minutes, env),
+            console_idle_minutes=_env_positive_int("CONSOLE_IDLE_MINUTES", defaults.console_idle_minutes, env),
+            console_session_hours=_env_positive_int("CONSOLE_SESSION_HOURS", defaults.console_session_hours, env),
+            console_secure_cookies=(_env_bool("CONSOLE_SECURE_COOKIES", False, env)
+                                    if env.get("CONSOLE_SECURE_COOKIES") else None),
         )
 
     @property
@@ -237,6 +247,14 @@ class Settings:
         if self.allowed_origins:
             return self.allowed_origins
         return (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
+
+
+def console_cookies_secure(settings: Settings) -> bool:
+    """Whether the console's session cookie is sent over HTTPS only: CONSOLE_SECURE_COOKIES, else when the web
+    app is reached over https (WEB_PUBLIC_URL)."""
+    if settings.console_secure_cookies is not None:
+        return settings.console_secure_cookies
+    return (settings.web_public_url or "").startswith("https://")
 
 
 def public_web_url(settings: Settings) -> str:
