@@ -1,4 +1,8 @@
-"""The agent console as an aiohttp sub-application, mounted at /console by bot/web/app.py.
+"""The agent console: routes under /console that bot/web/app.py adds to the web app (`install_console`).
+
+Not an aiohttp sub-application (add_subapp): with the pinned aiohttp 3.9.5 and yarl 1.25, resolving a
+sub-application's prefix builds `request.url`, which fails for every Host header with a port. The routes are
+added to the web app under /console instead, and the console's middlewares act on those paths only.
 
     GET  /console/login, POST /console/login, POST /console/logout
     GET  /console/                       queue (live) and my conversations          agent, supervisor
@@ -23,7 +27,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.console import live, pages
-from bot.console.auth import make_middleware
+from bot.console.auth import access_rule, make_middleware
 from bot.settings import Settings
 
 CONSOLE_DIR = Path(__file__).resolve().parent
@@ -36,8 +40,17 @@ SECURITY_HEADERS = {
 }
 
 
+PREFIX = "/console"
+
+
+def is_console_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    if not is_console_path(request.path):
+        return await handler(request)
     try:
         response = await handler(request)
     except web.HTTPException as exception:
@@ -51,21 +64,41 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-def default_rasa_api(settings: Settings) -> Any:
-    """The Rasa HTTP API client the console uses to pause, resume and send agent messages."""
-    from bot.handoff.rasa_api import RasaApi
+class RasaConnection:
+    """The Rasa HTTP API client the console uses to pause, resume and send agent messages, made on first use
+    (so that the web app starts, and shows the pages, when Rasa's API is not configured), closed at shutdown."""
 
-    return RasaApi(settings)
+    def __init__(self, settings: Settings, api: Any = None) -> None:
+        self._settings, self._api = settings, api
+
+    def get(self) -> Any:
+        if self._api is None:
+            from bot.handoff.rasa_api import RasaApi
+
+            self._api = RasaApi(self._settings)
+        return self._api
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        if self._api is not None and hasattr(self._api, "aclose"):
+            await self._api.aclose()
 
 
-def create_console_app(settings: Settings, *, rasa_api: Any = None) -> web.Application:
-    """The console for `settings`; `rasa_api` defaults to bot.handoff.rasa_api.RasaApi(settings)."""
-    app = web.Application(middlewares=[security_headers, make_middleware(settings, pages.forbidden_page)])
+def install_console(app: web.Application, settings: Settings, *, rasa_api: Any = None) -> None:
+    """Add the console for `settings` to `app` under /console; `rasa_api` defaults to
+    bot.handoff.rasa_api.RasaApi(settings), made on first use."""
+    app.middlewares.append(security_headers)
+    app.middlewares.append(make_middleware(settings, pages.forbidden_page, applies_to=is_console_path))
     app[pages.SETTINGS_KEY] = settings
     app[pages.TEMPLATES_KEY] = Environment(loader=FileSystemLoader(CONSOLE_DIR / "templates"), autoescape=True,
                                            undefined=StrictUndefined)
-    app[pages.RASA_KEY] = rasa_api if rasa_api is not None else default_rasa_api(settings)
-    router = app.router
+    connection = RasaConnection(settings, rasa_api)
+    app[pages.RASA_KEY] = connection
+    app.on_cleanup.append(connection.close)
+    app[live.STREAMS_KEY] = set()
+    app.on_shutdown.append(live.end_streams)
+    add = app.router
+    router = _Prefixed(add)
+    add.add_get(PREFIX, _console_root)
     router.add_get("/login", pages.login_form)
     router.add_post("/login", pages.login_submit)
     router.add_post("/logout", pages.logout)
@@ -79,5 +112,20 @@ def create_console_app(settings: Settings, *, rasa_api: Any = None) -> web.Appli
                             ("hand-back", pages.hand_back), ("offer", pages.apply_offer), ("cancel", pages.cancel),
                             ("complaint", pages.complaint)):
         router.add_post(rf"/conversations/{{handoff_id:\d+}}/{action}", handler)
-    router.add_static("/static", CONSOLE_DIR / "static", append_version=False)
-    return app
+    add.add_static(PREFIX + "/static", CONSOLE_DIR / "static", append_version=False)
+
+
+class _Prefixed:
+    def __init__(self, router: web.UrlDispatcher) -> None:
+        self._router = router
+
+    def add_get(self, path: str, handler: Any) -> None:
+        self._router.add_get(PREFIX + path, handler, allow_head=False)
+
+    def add_post(self, path: str, handler: Any) -> None:
+        self._router.add_post(PREFIX + path, handler)
+
+
+@access_rule(roles=None)
+async def _console_root(request: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect(PREFIX + "/")

@@ -86,11 +86,15 @@ def refusal(status: int, text: str) -> web.Response:
                         headers={"Cache-Control": "no-store"})
 
 
-def make_middleware(settings: Settings, forbidden_page: Callable[[web.Request, Login], web.Response]):  # type: ignore[no-untyped-def]
-    """The middleware that applies each route's access rule (routes without a rule are refused)."""
+def make_middleware(settings: Settings, forbidden_page: Callable[[web.Request, Login], web.Response], *,  # type: ignore[no-untyped-def]
+                    applies_to: Callable[[str], bool]):
+    """The middleware that applies each console route's access rule (console routes without one are refused);
+    `applies_to` says which paths are the console's."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not applies_to(request.path):
+            return await handler(request)
         route_handler = request.match_info.handler
         if not hasattr(route_handler, "console_roles"):
             if request.match_info.http_exception is not None:

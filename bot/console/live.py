@@ -34,8 +34,17 @@ HEARTBEAT_SECONDS = 15.0
 PRESENCE_EVERY = timedelta(seconds=30)
 
 
+STREAMS_KEY = web.AppKey("console_streams", set)
+
+
+async def end_streams(app: web.Application) -> None:
+    """At shutdown: end the open live channels (browsers reconnect to the restarted app by themselves)."""
+    for task in list(app[STREAMS_KEY]):
+        task.cancel()
+
+
 def _event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode("utf-8")
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 @access_rule(roles=AGENT_ROLES, page=False)
@@ -47,6 +56,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    task = asyncio.current_task()
+    request.app[STREAMS_KEY].add(task)
 
     def snapshot(touch_presence: bool) -> dict[str, Any]:
         with transaction(settings.database_url) as session:
@@ -105,6 +116,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(POLL_SECONDS)
     except ConnectionResetError:
         pass
+    finally:
+        request.app[STREAMS_KEY].discard(task)
     return response
 
 

@@ -16,7 +16,7 @@ from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.console import actions, labels
+from bot.console import actions, csrf, labels
 from bot.console.auth import (
     AGENT_ROLES,
     COOKIE,
@@ -28,7 +28,6 @@ from bot.console.auth import (
     requester,
     set_cookie,
 )
-from bot.console import csrf
 from bot.console.records import conversation_insight, customer_records
 from bot.console.sessions import Login, end_session, start_session
 from bot.console.transcript import read_conversation
@@ -45,7 +44,7 @@ T = TypeVar("T")
 
 SETTINGS_KEY = web.AppKey("console_settings", Settings)
 TEMPLATES_KEY = web.AppKey("console_templates", Environment)
-RASA_KEY = web.AppKey("console_rasa_api", object)
+RASA_KEY = web.AppKey("console_rasa", object)  # bot.console.app.RasaConnection
 
 ROLE_NAMES = {"agent": "Agent", "supervisor": "Supervisor", "marketer": "Marketing"}
 AUTHOR_NAMES = {"customer": "Kunde", "assistant": "Assistent"}
@@ -112,7 +111,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 @access_rule(roles=None)
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    from bot.handoff.users import TooManyAttempts, authenticate
+    from bot.handoff.users import LoginLimits, TooManyAttempts, authenticate
 
     settings = settings_of(request)
     form = await request.post()
@@ -122,17 +121,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     client = requester(request, settings)
 
-    def check(session: Session) -> tuple[str, str | None]:
-        user = authenticate(session, username=username, password=password, client_key=client, now=now())
-        if user is None:
-            return "refused", None
-        return "ok", start_session(session, user_id=user.id, now=now())
+    def check(session: Session) -> str | None:
+        user = authenticate(session, username=username, password=password, client_key=client, now=now(),
+                            limits=LoginLimits.from_settings(settings))
+        return None if user is None else start_session(session, user_id=user.id, now=now())
 
     try:
-        outcome, token = await in_records(request, check)
-    except TooManyAttempts:
-        return _login_form(request, status=429, username=username,
-                           error="Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie 15 Minuten.")
+        token = await in_records(request, check)
+    except TooManyAttempts as refused:
+        response = _login_form(request, status=429, username=username, error=str(refused))
+        response.headers["Retry-After"] = str(refused.retry_after_seconds)
+        return response
     if token is None:
         return _login_form(request, status=401, username=username,
                            error="Benutzername oder Passwort ist falsch.")
@@ -271,7 +270,7 @@ def _done(request: web.Request, code: str) -> web.HTTPSeeOther:
 async def _rasa(request: web.Request, what: str, call: Callable[[Any], Any]) -> str | None:
     """Call Rasa; None when it worked, else what the agent is told."""
     try:
-        await call(request.app[RASA_KEY])
+        await call(request.app[RASA_KEY].get())
     except Exception:  # any failure of the call: the agent is told, the handoff stays as recorded
         logger.exception("Rasa call failed: %s", what)
         return f"Der Assistent war nicht erreichbar ({what}). Bitte versuchen Sie es gleich noch einmal."

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from bot.assistant.service_answers import current_monthly_price
 from bot.records.models import (
     Complaint,
-    ConversationInsight,
     Contract,
+    ConversationInsight,
     Customer,
     OfferDecision,
     VerificationLock,

@@ -64,11 +64,17 @@ def _message_text(data: dict[str, Any]) -> str:
 
 
 def _agent(data: dict[str, Any]) -> str | None:
-    for holder in (data.get("metadata"), (data.get("data") or {}).get("custom") if isinstance(data.get("data"), dict)
-                   else None):
-        if isinstance(holder, dict) and holder.get("agent"):
-            return str(holder["agent"])
+    """The agent's first name for a message an agent wrote (not for the notices about the handoff)."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("agent") and not metadata.get("handoff"):
+        return str(metadata["agent"])
     return None
+
+
+def _without_name(text_value: str, agent: str) -> str:
+    """The agent's text without the "Anna: " the customer's widget shows in front of it."""
+    prefix = f"{agent}: "
+    return text_value[len(prefix):] if text_value.startswith(prefix) else text_value
 
 
 def read_conversation(session: Session, *, conversation_id: str, after_event_id: int = 0) -> Conversation:
@@ -103,5 +109,8 @@ def read_conversation(session: Session, *, conversation_id: str, after_event_id:
             lines.append(TranscriptLine(event_id, CUSTOMER, None, message, at))
         else:
             agent = _agent(data)
-            lines.append(TranscriptLine(event_id, AGENT if agent else ASSISTANT, agent, message, at))
+            if agent:
+                lines.append(TranscriptLine(event_id, AGENT, agent, _without_name(message, agent), at))
+            else:
+                lines.append(TranscriptLine(event_id, ASSISTANT, None, message, at))
     return Conversation(lines, mood, last)

@@ -229,15 +229,11 @@ async def cancellation_download(request: web.Request) -> web.Response:
         "Content-Disposition": f'attachment; filename="Kuendigungsbestaetigung-{number}.txt"'})
 
 
-async def console_root(request: web.Request) -> web.Response:
-    raise web.HTTPPermanentRedirect("/console/")
-
-
 def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE,
                console_rasa_api: object | None = None) -> web.Application:
     """The web application for `settings`; `bundle_path` is the rasa-webchat bundle to serve; the console
     talks to Rasa through `console_rasa_api` (default: bot.handoff.rasa_api.RasaApi)."""
-    from bot.console import create_console_app
+    from bot.console import install_console
 
     app = web.Application()
     app[SETTINGS_KEY] = settings
@@ -248,8 +244,7 @@ def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/datenschutz", privacy_page)
     app.router.add_get(r"/kuendigung/{number:KB-[A-Z0-9]{8}}.txt", cancellation_download)
-    app.router.add_get("/console", console_root)
-    app.add_subapp("/console", create_console_app(settings, rasa_api=console_rasa_api))
+    install_console(app, settings, rasa_api=console_rasa_api)
     return app
 
 
