@@ -120,7 +120,7 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
 def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
                      endpoints: Path) -> dict[str, list[str]]:
     """The supervised processes: label -> command line. Every server listens on the configured host only
-    (127.0.0.1 by default); Rasa's HTTP API only when RASA_API_ENABLED (then with JWT, see bot.rasa_server)."""
+    (127.0.0.1 by default); Rasa's HTTP API (for the agent console) unless RASA_API_ENABLED=false, always with JWT (see bot.rasa_server)."""
     rasa = [
         PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH),
         "--interface", settings.rasa_host, "--port", str(rasa_port),

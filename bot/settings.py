@@ -129,9 +129,10 @@ class Settings:
     # Interfaces the Rasa server and the action server listen on (127.0.0.1: this machine only).
     rasa_host: str = "127.0.0.1"
     action_server_host: str = "127.0.0.1"
-    # Rasa's HTTP API (/conversations/..., /model/...) is off unless switched on; when on, every call
-    # needs a JWT signed with rasa_jwt_secret (HS256, in the Authorization header).
-    rasa_api_enabled: bool = False
+    # Rasa's HTTP API (/conversations/..., /model/...): on, for the agent console (pause, agent messages,
+    # resume, transcript; bot/handoff/rasa_api.py); every call needs a JWT signed with rasa_jwt_secret
+    # (HS256, in the Authorization header). It listens where the channels do (rasa_host, 127.0.0.1).
+    rasa_api_enabled: bool = True
     rasa_jwt_secret: str | None = None
     # Shared secret Rasa sends to the action server (Authorization: Bearer ...); without it the action
     # server refuses every call except /health.
