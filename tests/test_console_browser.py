@@ -150,6 +150,12 @@ def run_handoff(assistant: RunningAssistant, chat: ChatPage, console: Console, t
     expect(chat.chat.locator(BOT_MESSAGES).filter(has_text="Anna: Guten Tag, hier ist Anna. Worum geht es?")
            ).to_be_visible(timeout=LIVE_MS)
 
+    # The customer reloads the page (same browser session): the conversation goes on where it was.
+    chat.page.reload(wait_until="load")
+    if not chat.chat.is_visible():
+        chat.open_chat()
+    expect(chat.chat.locator(BOT_MESSAGES).filter(has_text="Anna: Guten Tag")).to_be_visible(timeout=LIVE_MS)
+
     # The customer answers; the agent sees it live, as text (the script does not run in the console).
     chat.say(f"Meine Rechnung ist zu hoch {HOSTILE}")
     console.transcript_line(f"Meine Rechnung ist zu hoch {HOSTILE}", "customer")
