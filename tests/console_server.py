@@ -30,15 +30,23 @@ class RecordingRasa:
     """Records what the console asked Rasa to do (pause, resume, agent messages)."""
 
     calls: list[tuple] = field(default_factory=list)
+    down: bool = False  # then every call fails as if Rasa were not reachable
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("Rasa is down (test)")
 
     async def pause(self, conversation_id: str, agent_first_name: str) -> None:
+        self._reachable()
         self.calls.append(("pause", conversation_id, agent_first_name))
 
     async def resume(self, conversation_id: str) -> None:
+        self._reachable()
         self.calls.append(("resume", conversation_id))
 
     async def send_agent_message(self, conversation_id: str, *, channel: str, text: str, agent_first_name: str,
                                  message_id: int) -> None:
+        self._reachable()
         self.calls.append(("message", conversation_id, channel, text, agent_first_name, message_id))
 
 

@@ -154,3 +154,29 @@ def test_only_the_owner_acts_supervisor_reassigns_and_closing_resumes_the_assist
         handoff = session.get(HandoffRequest, desk.handoff_id)
         assert (handoff.status, handoff.resolution, handoff.note) == ("closed", "solved", "Frage zur Rechnung geklärt")
         assert handoff.assigned_agent_id == desk.bert and handoff.taken_at and handoff.closed_at
+
+
+def test_nothing_is_lost_while_rasa_is_down(desk: Desk) -> None:
+    with desk.agent(desk.anna) as anna:
+        csrf = token(anna, desk.page)
+        desk.rasa.down = True
+        taken = anna.post(f"{desk.page}/take", data={"csrf_token": csrf})
+        assert taken.status_code == 502 and "Assistent jetzt anhalten" in taken.text
+        failed = anna.post(f"{desk.page}/reply", data={"csrf_token": csrf, "text": "Erste Nachricht"})
+        assert failed.status_code == 502 and "gespeichert" in failed.text
+        desk.rasa.down = False
+        assert anna.post(f"{desk.page}/take", data={"csrf_token": csrf}).status_code == 303  # pause again
+        assert anna.post(f"{desk.page}/reply", data={"csrf_token": csrf, "text": "Zweite Nachricht"}
+                         ).status_code == 303
+        desk.rasa.down = True
+        closed = anna.post(f"{desk.page}/hand-back", data={"csrf_token": csrf})
+        assert closed.status_code == 502 and "Assistent jetzt fortsetzen" in closed.text
+        desk.rasa.down = False
+        assert anna.post(f"{desk.page}/resume", data={"csrf_token": csrf}).status_code == 303
+    assert [call[0] for call in desk.rasa.calls] == ["pause", "message", "message", "resume"]
+    assert customer_messages(desk) == ["Erste Nachricht", "Zweite Nachricht"]
+    with transaction(desk.database_url) as session:
+        sent = session.scalars(select(AgentMessage).where(AgentMessage.handoff_id == desk.handoff_id)
+                               .order_by(AgentMessage.id)).all()
+        assert [message.sent_at is not None for message in sent] == [True, True]
+        assert session.get(HandoffRequest, desk.handoff_id).resolution == "handed_back"

@@ -9,7 +9,7 @@ added to the web app under /console instead, and the console's middlewares act o
     GET  /console/mine                   my conversations (live)                    agent, supervisor
     GET  /console/all                    all open and taken conversations, reassign supervisor
     GET  /console/conversations/<id>     transcript (live), customer records, actions agent, supervisor
-    POST /console/conversations/<id>/take | reply | close | hand-back | offer | cancel | complaint
+    POST /console/conversations/<id>/take | reply | close | hand-back | resume | offer | cancel | complaint
     POST /console/reassign                                                          supervisor
     GET  /console/events                 live channel (server-sent events)          agent, supervisor
     GET  /console/static/...             the console's script and stylesheet
@@ -109,7 +109,7 @@ def install_console(app: web.Application, settings: Settings, *, rasa_api: Any =
     router.add_get("/events", live.events)
     router.add_get(r"/conversations/{handoff_id:\d+}", pages.conversation_page)
     for action, handler in (("take", pages.take), ("reply", pages.reply), ("close", pages.close),
-                            ("hand-back", pages.hand_back), ("offer", pages.apply_offer), ("cancel", pages.cancel),
+                            ("hand-back", pages.hand_back), ("resume", pages.resume), ("offer", pages.apply_offer), ("cancel", pages.cancel),
                             ("complaint", pages.complaint)):
         router.add_post(rf"/conversations/{{handoff_id:\d+}}/{action}", handler)
     add.add_static(PREFIX + "/static", CONSOLE_DIR / "static", append_version=False)

@@ -5,7 +5,8 @@ Every second the channel reads what the agent's page shows and sends what change
 - `transcript` (with ?handoff=<id>&after=<event id>): {"lines": [...]} the messages stored since;
 - `handoff`: {"status": ..., "agent_id": ...} when the viewed handoff changes hands.
 The session is checked on every round: a logout, an expiry or a deactivated user ends the stream
-(`event: logout`). While the stream is open the agent counts as online (presence, bot.handoff.availability).
+(`event: logout`). While the stream is open the agent counts as online (presence, bot.handoff.availability)
+and the session does not idle out (its maximum age, CONSOLE_SESSION_HOURS, still ends it).
 """
 from __future__ import annotations
 
@@ -88,11 +89,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     last_sent = asyncio.get_running_loop().time()
     try:
         while True:
-            if await load_login(request, settings, touch=False) is None:
-                await response.write(_event("logout", {}))
-                break
             moment = now()
             touch = last_presence is None or moment - last_presence >= PRESENCE_EVERY
+            # An open console is activity: it keeps the session from idling out (the maximum age still holds).
+            if await load_login(request, settings, touch=touch) is None:
+                await response.write(_event("logout", {}))
+                break
             state = await asyncio.to_thread(snapshot, touch)
             if touch:
                 last_presence = moment

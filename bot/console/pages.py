@@ -34,7 +34,7 @@ from bot.console.transcript import read_conversation
 from bot.handoff import queue
 from bot.handoff.queue import HandoffError
 from bot.records.database import transaction
-from bot.records.models import HandoffRequest, StaffUser
+from bot.records.models import AgentMessage, HandoffRequest, StaffUser
 from bot.retention.formatting import berlin_date, berlin_time
 from bot.settings import Settings
 
@@ -204,7 +204,9 @@ def _curve(points: list) -> str:
     return " ".join(f"{i * step:.1f},{60 - 58 * min(max(p.score, 0.0), 1.0):.1f}" for i, p in enumerate(points))
 
 
-async def _conversation(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
+async def _conversation(request: web.Request, *, status: int = 200, error: str | None = None,
+                        retry: str | None = None) -> web.Response:
+    """The conversation page; `retry` ("take" | "resume") offers to repeat a call to Rasa that failed."""
     login = login_of(request)
     handoff_id = _handoff_id(request)
     settings = settings_of(request)
@@ -249,7 +251,7 @@ async def _conversation(request: web.Request, *, status: int = 200, error: str |
     conversation = await asyncio.to_thread(transcript)
     lines = [{"event_id": line.event_id, "author": line.author, "agent_name": line.agent_name, "text": line.text,
               "time": f"{berlin_time(line.at):%H:%M}"} for line in conversation.lines]
-    return render(request, "conversation.html", status=status, login=login, error=error, lines=lines,
+    return render(request, "conversation.html", status=status, login=login, error=error, retry=retry, lines=lines,
                   last_event_id=conversation.last_event_id, curve=_curve(conversation.dissatisfaction),
                   reason=labels.reason_label(handoff.reason), channel=labels.CHANNELS.get(handoff.channel, handoff.channel),
                   resolution=labels.RESOLUTIONS.get(handoff.resolution or "", handoff.resolution or ""),
@@ -283,6 +285,9 @@ async def take(request: web.Request) -> web.StreamResponse:
     handoff_id = _handoff_id(request)
 
     def work(session: Session) -> str:
+        handoff = session.get(HandoffRequest, handoff_id)
+        if handoff is not None and handoff.status == "taken" and handoff.assigned_agent_id == login.user_id:
+            return handoff.conversation_id  # taken before, but pausing the assistant failed: pause again
         return queue.take(session, handoff_id=handoff_id, agent_id=login.user_id, now=now()).conversation_id
 
     try:
@@ -291,27 +296,48 @@ async def take(request: web.Request) -> web.StreamResponse:
         return await _conversation(request, status=409, error=str(error))
     problem = await _rasa(request, "Pause", lambda api: api.pause(conversation_id, login.first_name))
     if problem:
-        return await _conversation(request, status=502, error=problem)
+        return await _conversation(request, status=502, error="Das Gespräch ist Ihnen zugewiesen, aber der "
+                                   "Assistent ist noch nicht angehalten. " + problem, retry="take")
     raise _done(request, "taken")
 
 
 async def _send_to_customer(request: web.Request, handoff_id: int, text: str) -> str | None:
-    """Store the agent's message (outbox), hand it to Rasa, mark it sent; None when it went out."""
-    from bot.handoff.messages import mark_sent, record_agent_message
+    """Store the agent's message (outbox), hand it (and any earlier one Rasa did not take) to Rasa, mark them
+    sent; None when all went out, else what the agent is told (the message stays stored)."""
+    from bot.handoff.messages import mark_failed, mark_sent, record_agent_message
 
     login = login_of(request)
 
-    def store(session: Session) -> tuple[int, str, str]:
-        message = record_agent_message(session, handoff_id=handoff_id, agent_id=login.user_id, text=text, now=now())
-        handoff = session.get(HandoffRequest, handoff_id)
-        return message.id, handoff.conversation_id, handoff.channel
+    def store(session: Session) -> None:
+        record_agent_message(session, handoff_id=handoff_id, agent_id=login.user_id, text=text, now=now())
 
-    message_id, conversation_id, channel = await in_records(request, store)
-    problem = await _rasa(request, "Nachricht", lambda api: api.send_agent_message(
-        conversation_id, channel=channel, text=text, agent_first_name=login.first_name, message_id=message_id))
-    if problem is None:
-        await in_records(request, lambda session: mark_sent(session, message_id, now()))
-    return problem
+    await in_records(request, store)
+
+    def waiting(session: Session) -> list[tuple[int, str, str, str, str]]:
+        return [(message.id, message.conversation_id, handoff.channel, message.text, first_name)
+                for message, handoff, first_name in session.execute(
+                    select(AgentMessage, HandoffRequest, StaffUser.first_name)
+                    .join(HandoffRequest, HandoffRequest.id == AgentMessage.handoff_id)
+                    .join(StaffUser, StaffUser.id == AgentMessage.agent_id)
+                    .where(AgentMessage.handoff_id == handoff_id, AgentMessage.sent_at.is_(None))
+                    .order_by(AgentMessage.id))]
+
+    async def send(message_id: int, conversation_id: str, channel: str, message_text: str,
+                   first_name: str) -> str | None:
+        problem = await _rasa(request, "Nachricht", lambda api: api.send_agent_message(
+            conversation_id, channel=channel, text=message_text, agent_first_name=first_name, message_id=message_id))
+        if problem is not None:
+            await in_records(request, lambda session: mark_failed(session, message_id, problem))
+        else:
+            await in_records(request, lambda session: mark_sent(session, message_id, now()))
+        return problem
+
+    # Earlier messages that did not reach Rasa (it was down) go first, in order, then this one.
+    for pending in await in_records(request, waiting):
+        problem = await send(*pending)
+        if problem is not None:
+            return problem
+    return None
 
 
 @access_rule(roles=AGENT_ROLES)
@@ -340,8 +366,33 @@ async def _finish(request: web.Request, work: Callable[[Session, Login], Handoff
         return await _conversation(request, status=409, error=str(error))
     problem = await _rasa(request, "Fortsetzen", lambda api: api.resume(conversation_id))
     if problem:
-        return await _conversation(request, status=502, error=problem)
+        return await _conversation(request, status=502, error="Das Gespräch ist abgeschlossen, aber der Assistent "
+                                   "antwortet noch nicht wieder. " + problem, retry="resume")
     raise _done(request, code)
+
+
+@access_rule(roles=AGENT_ROLES)
+async def resume(request: web.Request) -> web.StreamResponse:
+    """Let the assistant answer again after closing, when that failed (Rasa was not reachable)."""
+    login = login_of(request)
+    handoff_id = _handoff_id(request)
+
+    def work(session: Session) -> str:
+        handoff = session.get(HandoffRequest, handoff_id)
+        if handoff is None or handoff.status != "closed" or (
+                handoff.assigned_agent_id != login.user_id and login.role != "supervisor"):
+            raise HandoffError("Nur ein abgeschlossenes Gespräch, das Sie bearbeitet haben, kann an den Assistenten "
+                               "zurückgehen.")
+        return handoff.conversation_id
+
+    try:
+        conversation_id = await in_records(request, work)
+    except HandoffError as error:
+        return await _conversation(request, status=409, error=str(error))
+    problem = await _rasa(request, "Fortsetzen", lambda api: api.resume(conversation_id))
+    if problem:
+        return await _conversation(request, status=502, error=problem, retry="resume")
+    raise _done(request, "handed_back")
 
 
 @access_rule(roles=AGENT_ROLES)
