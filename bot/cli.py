@@ -193,6 +193,8 @@ def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> st
            if settings.rasa_api_enabled else "")
     return ("\nThe assistant is ready:\n"
             f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
+            f"  Agent console:           http://{settings.web_host}:{settings.web_port}/console/ "
+            "(logins: python -m bot.cli create-user)\n"
             f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
             f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
             "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"

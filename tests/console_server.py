@@ -1,6 +1,6 @@
-"""The web app with the agent console on a free local port, in a thread, for tests over real HTTP.
+"""Helpers for the console tests over real HTTP: users, sessions, and a recorder in place of Rasa's HTTP API.
 
-    with serving(create_app(settings, console_rasa_api=rasa)) as base_url:
+    with serving(create_app(settings, console_rasa_api=RecordingRasa())) as base_url:   # tests.test_demo_page
         httpx.get(f"{base_url}/console/login")
 
 `RecordingRasa` stands in for Rasa's HTTP API where a test checks the console's own rules; the browser test
@@ -8,19 +8,15 @@ talks to the real Rasa server.
 """
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-
-from aiohttp import web
 
 from bot.console.sessions import start_session
 from bot.handoff.users import create_user
 from bot.records.database import transaction
-from tests.servers import free_port
+from tests.test_demo_page import serving
+
+__all__ = ["PASSWORD", "RecordingRasa", "add_user", "serving", "session_cookie"]
 
 PASSWORD = "ein sehr geheimes Passwort 42"
 
@@ -48,34 +44,6 @@ class RecordingRasa:
                                  message_id: int) -> None:
         self._reachable()
         self.calls.append(("message", conversation_id, channel, text, agent_first_name, message_id))
-
-
-@contextmanager
-def serving(app: web.Application) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 on a free port until the block ends; yields the base URL."""
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    if not started.wait(30):
-        raise RuntimeError("the web app did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def add_user(database_url: str, username: str, *, role: str = "agent", first_name: str | None = None) -> int:

@@ -90,7 +90,7 @@ def routes(handoff_id: int) -> list[tuple[str, str]]:
     return [("GET", "/console/"), ("GET", "/console/mine"), ("GET", "/console/all"), ("GET", conversation),
             ("GET", f"/console/events?handoff={handoff_id}"), ("POST", "/console/reassign"),
             *[("POST", f"{conversation}/{action}")
-              for action in ("take", "reply", "close", "hand-back", "offer", "cancel", "complaint")]]
+              for action in ("take", "reply", "close", "hand-back", "resume", "offer", "cancel", "complaint")]]
 
 
 SUPERVISOR_ONLY = {"/console/all", "/console/reassign"}
