@@ -180,3 +180,20 @@ def test_nothing_is_lost_while_rasa_is_down(desk: Desk) -> None:
                                .order_by(AgentMessage.id)).all()
         assert [message.sent_at is not None for message in sent] == [True, True]
         assert session.get(HandoffRequest, desk.handoff_id).resolution == "handed_back"
+
+
+def test_two_agents_taking_at_once_one_wins_the_other_is_told(desk: Desk) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with desk.agent(desk.anna) as anna, desk.agent(desk.bert) as bert:
+        posts = [(client, token(client, desk.page)) for client in (anna, bert)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            responses = list(pool.map(lambda post: post[0].post(f"{desk.page}/take", data={"csrf_token": post[1]}),
+                                      posts))
+    assert sorted(response.status_code for response in responses) == [303, 409]
+    winner = desk.anna if responses[0].status_code == 303 else desk.bert
+    loser_page = next(response for response in responses if response.status_code == 409).text
+    assert ("Anna" if winner == desk.anna else "Bert") in loser_page
+    with transaction(desk.database_url) as session:
+        assert session.get(HandoffRequest, desk.handoff_id).assigned_agent_id == winner
+    assert [call[0] for call in desk.rasa.calls] == ["pause"]
