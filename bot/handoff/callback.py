@@ -33,6 +33,9 @@ def normalise_phone(text: str) -> str:
     compact = re.sub(r"[\s/\-().]", "", compact)
     if not compact:
         raise InvalidCallback("Bitte geben Sie eine Telefonnummer an, unter der wir Sie zurückrufen können.")
+    if compact.lstrip("+").isdigit() and len(set(compact.lstrip("+"))) == 1:
+        raise InvalidCallback("Unter dieser Nummer können wir Sie nicht zurückrufen. Bitte geben Sie Ihre "
+                              "Festnetz- oder Mobilnummer an.")
     if compact.startswith("+49"):
         national = compact[3:]
     elif compact.startswith("0049"):

@@ -37,7 +37,8 @@ class TooManyAttempts(Exception):
 
     def __init__(self, retry_after_seconds: int) -> None:
         minutes = max(1, math.ceil(retry_after_seconds / 60))
-        super().__init__(f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in {minutes} Minuten erneut.")
+        wait = "einer Minute" if minutes == 1 else f"{minutes} Minuten"
+        super().__init__(f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in {wait} erneut.")
         self.retry_after_seconds = retry_after_seconds
 
 
@@ -94,7 +95,7 @@ def create_user(session: Session, *, username: str, first_name: str, password: s
 
 def _failures(session: Session, *condition, since: datetime) -> list[datetime]:  # type: ignore[no-untyped-def]
     return list(session.scalars(select(LoginAttempt.attempted_at).where(
-        *condition, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
+        *condition, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at > since)
         .order_by(LoginAttempt.attempted_at)))
 
 
