@@ -26,6 +26,7 @@ import pytest
 import socketio
 from sqlalchemy import create_engine, select, text
 
+from bot.handoff.callback import InvalidCallback, parse_window
 from bot.handoff.rasa_api import RasaApi
 from bot.records.database import transaction
 from bot.records.models import AgentMessage, HandoffRequest, StaffUser
@@ -39,7 +40,8 @@ pytestmark = pytest.mark.e2e
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
     workdir = tmp_path_factory.mktemp("handoff-conversation")
     with running_assistant(seeded_records(workdir), workdir, web_app=False, rasa_api=True,
-                           extra_env={"VERIFICATION_CLIENT_MAX_FAILURES": "1000"}) as running:
+                           extra_env={"VERIFICATION_CLIENT_MAX_FAILURES": "1000",
+                                      "SERVICE_HOURS": "Mo-So 00:00-24:00"}) as running:
         yield running
 
 
@@ -241,7 +243,7 @@ async def test_agent_messages_reach_the_widget_live_and_after_a_reconnect(
     client = await connect()
     await client.emit("user_uttered", {"session_id": session_id, "message": "Ich möchte mit einem Menschen sprechen"})
     assert "Willkommen" in await next_text()
-    assert "Service-Team" in await next_text()
+    assert "H-" in await next_text()  # the handoff request's number
     handoff = open_handoff(assistant.database_url, session_id)
     assert handoff is not None
     agent_id = take_in_records(assistant.database_url, handoff.id)
@@ -284,3 +286,35 @@ async def test_agent_messages_reach_the_widget_live_and_after_a_reconnect(
         assert delivered(missed) is not None
     finally:
         await client.disconnect()
+
+
+async def test_with_nobody_online_the_customer_can_leave_a_callback_or_go_on_with_the_assistant(
+        assistant: RunningAssistant) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        chat = Chat(http, assistant)
+        await chat.say("Hallo")
+        offer = await chat.say("Ich möchte mit einem Menschen sprechen")
+        assert "keine Mitarbeiterin" in offer[0]["text"], offer  # nobody has the console open
+        assert {"/request_callback", "/deny"} <= set(buttons(offer))
+        titles = [b["title"] for m in offer for b in m.get("buttons") or []]
+        assert "Rückruf vereinbaren" in titles and "Weiter mit dem Assistenten" in titles
+
+        assert "Telefonnummer" in await chat.text("/request_callback")
+        assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
+        assert "Wann passt es Ihnen" in await chat.text("0151 2345 6789")
+        with pytest.raises(InvalidCallback) as past:
+            parse_window("gestern 10-12 Uhr", datetime.now(timezone.utc))
+        assert str(past.value) in await chat.text("gestern 10-12 Uhr")  # asked again, with why
+        done = await chat.text("morgen 10-12 Uhr")
+        assert "zurück" in done and "H-" in done, done
+        handoff = open_handoff(assistant.database_url, chat.sender)
+        assert handoff is not None
+        assert handoff.callback_phone == "+4915123456789"
+        assert "10:00" in handoff.callback_window and "12:00" in handoff.callback_window
+        slots = (await chat.tracker())["slots"]
+        assert slots["callback_phone"] is None and slots["callback_window"] is None
+        assert "Wann endet" not in await chat.text("Danke")
+
+        other = Chat(http, assistant)
+        await other.say("Ich möchte mit einem Menschen sprechen")
+        assert "sonst noch etwas" in await other.text("/deny")
