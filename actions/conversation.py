@@ -1,4 +1,4 @@
-"""Start of a conversation, handoff to a human, fallbacks, goodbye and rating."""
+"""Start of a conversation, fallbacks, goodbye and rating (handing to a human: actions/handoff.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +8,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
-from bot.assistant.handoff import parse_rating, request_handoff, store_rating
+from bot.assistant.handoff import parse_rating, store_rating
 from bot.assistant.mixed_messages import (
     NOT_UNDERSTOOD_MAYBE_CANCELLING,
     complaint_reply,
@@ -66,26 +66,6 @@ class ActionSessionStart(Action):
                     ActionExecuted("action_listen")]
         dispatcher.utter_message(text=welcome_text(get_settings()))
         return [SessionStarted(), ActionExecuted("action_listen")]
-
-
-class ActionRequestHuman(RecordsAction):
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
-                  settings: Settings) -> list[dict[str, Any]]:
-        customer_id = verified_customer_id(tracker)
-        moment = now()
-        if tracker.get_slot("verification_locked") and customer_id is None:
-            reason = "verification_locked"  # agents see the lock in verification_locks
-        else:
-            reason = tracker.get_slot("cancellation_reason") or "customer_request"
-        peak = tracker.get_slot("dissatisfaction_peak")
-        reply = await in_records(settings, lambda s: request_handoff(
-            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment,
-            dissatisfaction=float(peak) if peak is not None else None))
-        send(dispatcher, reply)
-        return []
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -29,10 +30,12 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels.agent_deliveries import mark_delivered, missed_messages
 from bot.channels.client_address import client_address, parse_networks, with_client_address
 from bot.channels.handoff_guard import HandoffGuard
+from bot.handoff.messages import mark_delivered, undelivered
+from bot.handoff.rasa_api import agent_message_text
 from bot.records.database import transaction
+from bot.records.models import StaffUser
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ def _connected(sio: Any, room: str, namespace: str = "/") -> bool:
 async def _mark_delivered(message_id: int) -> None:
     def work() -> None:
         with transaction(get_settings().database_url) as session:
-            mark_delivered(session, message_id=message_id)
+            mark_delivered(session, message_id, datetime.now(timezone.utc))
     try:
         await asyncio.to_thread(work)
     except SQLAlchemyError as error:
@@ -132,9 +135,15 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
 
     async def _deliver_missed(self, sid: str, conversation_id: str) -> None:
         """Emit the agent messages the customer's widget missed (oldest first), marking each delivered."""
-        def load() -> list:
+        def load() -> list[tuple[int, str]]:
+            """(id, text as shown) of the messages appended to the tracker but not emitted to a widget."""
             with transaction(get_settings().database_url) as session:
-                return missed_messages(session, conversation_id=conversation_id)
+                missed = []
+                for message in undelivered(session, conversation_id=conversation_id):
+                    agent = session.get(StaffUser, message.agent_id)
+                    if message.sent_at is not None and agent is not None:
+                        missed.append((message.id, agent_message_text(agent.first_name, message.text)))
+                return missed
         try:
             missed = await asyncio.to_thread(load)
         except SQLAlchemyError as error:
@@ -142,7 +151,6 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
             return
         if self.sio is None:
             return
-        for message in missed:
-            await self.sio.emit(self.bot_message_evt, {"text": f"{message.agent_first_name}: {message.text}"},
-                                room=sid, namespace=self.namespace)
-            await _mark_delivered(message.message_id)
+        for message_id, text in missed:
+            await self.sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
+            await _mark_delivered(message_id)
