@@ -23,6 +23,7 @@ from bot.console.auth import (
     SUPERVISOR_ROLES,
     access_rule,
     clear_cookie,
+    lifetime,
     login_of,
     now,
     requester,
@@ -124,7 +125,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     def check(session: Session) -> str | None:
         user = authenticate(session, username=username, password=password, client_key=client, now=now(),
                             limits=LoginLimits.from_settings(settings))
-        return None if user is None else start_session(session, user_id=user.id, now=now())
+        return None if user is None else start_session(session, user_id=user.id, now=now(),
+                                                        lifetime=lifetime(settings))
 
     try:
         token = await in_records(request, check)

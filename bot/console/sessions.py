@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.records.models import ConsoleSession, StaffUser
@@ -42,8 +42,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(session: Session, *, user_id: int, now: datetime) -> str:
-    """A new session for the user; returns the token for the cookie (never stored as such)."""
+def start_session(session: Session, *, user_id: int, now: datetime, lifetime: Lifetime | None = None) -> str:
+    """A new session for the user; returns the token for the cookie (never stored as such).
+
+    With `lifetime`, sessions that can no longer be valid (older than its maximum) are deleted on the way.
+    """
+    if lifetime is not None:
+        session.execute(delete(ConsoleSession).where(ConsoleSession.created_at < now - lifetime.maximum))
     token = secrets.token_urlsafe(32)
     session.add(ConsoleSession(token_hash=_digest(token), user_id=user_id, csrf_token=secrets.token_urlsafe(32),
                                created_at=now, last_seen_at=now))
