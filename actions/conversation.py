@@ -1,14 +1,14 @@
-"""Start of a conversation, handoff to a human, fallbacks, goodbye and rating."""
+"""Start of a conversation, fallbacks, goodbye and rating (handing to a human: actions/handoff.py)."""
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RecordsAction, in_records, now, send, verified_customer_id
-from bot.assistant.handoff import parse_rating, request_handoff, store_rating
+from bot.assistant.handoff import parse_rating, store_rating
 from bot.assistant.mixed_messages import (
     NOT_UNDERSTOOD_MAYBE_CANCELLING,
     complaint_reply,
@@ -38,36 +38,34 @@ def welcome_text(settings: Settings) -> str:
             f"sprechen. Wie wir Ihre Angaben verarbeiten: [Datenschutzhinweise]({privacy_link(settings)})")
 
 
+# Slots Rasa manages itself; never carried over by hand.
+RASA_SLOTS = ("requested_slot", "session_started_metadata")
+
+
+def carried_over_slots(tracker: Tracker) -> list[dict[str, Any]]:
+    """The conversation's slots as they are, to set again in the new session."""
+    return [SlotSet(name, value) for name, value in tracker.slots.items()
+            if value is not None and name not in RASA_SLOTS]
+
+
 class ActionSessionStart(Action):
-    """Every conversation starts by saying that this is an automated assistant, and where the privacy notice is."""
+    """Every conversation starts by saying that this is an automated assistant, and where the privacy notice is.
+
+    A session that expires while an agent owns the conversation (the tracker is paused; sessions expire
+    after `session_expiration_time` without a customer message, and slots are not carried over) goes on
+    unchanged and silently: still paused, every slot kept (a verified customer stays verified).
+    """
 
     def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.is_paused():
+            return [SessionStarted(), *carried_over_slots(tracker), ConversationPaused(),
+                    ActionExecuted("action_listen")]
         dispatcher.utter_message(text=welcome_text(get_settings()))
         return [SessionStarted(), ActionExecuted("action_listen")]
-
-
-class ActionRequestHuman(RecordsAction):
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
-                  settings: Settings) -> list[dict[str, Any]]:
-        customer_id = verified_customer_id(tracker)
-        moment = now()
-        if tracker.get_slot("verification_locked") and customer_id is None:
-            reason = "verification_locked"  # agents see the lock in verification_locks
-        else:
-            reason = tracker.get_slot("cancellation_reason") or "customer_request"
-        peak = tracker.get_slot("dissatisfaction_peak")
-        reply = await in_records(settings, lambda s: request_handoff(
-            s, conversation_id=tracker.sender_id, customer_id=customer_id, reason=reason, now=moment,
-            dissatisfaction=float(peak) if peak is not None else None))
-        send(dispatcher, reply)
-        return []
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:

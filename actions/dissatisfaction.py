@@ -5,6 +5,10 @@ Rasa 3.6 runs `action_validate_slot_mappings` (when the domain lists it) right a
 named in a custom slot mapping (whose messages `action_extract_slots` drops), delivers the messages
 it sends. That makes it the one place where the score can be updated and, once per conversation,
 the frustration acknowledged before the assistant answers the message itself.
+
+Rasa runs it also while an agent owns the conversation (the tracker is paused, bot/handoff/rasa_api.py):
+then it says nothing and scores nothing, except that a wish to cancel gets the cancel-now button at once
+(§ 312k BGB; pressing it ends the pause, bot/channels/handoff_guard.py).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from bot.assistant.dissatisfaction import (
 )
 from bot.assistant.insights import CustomerMood, customer_mood, record_insight
 from bot.assistant.mixed_messages import acknowledgement as cancellation_acknowledgement
-from bot.assistant.replies import NO_THANKS, TALK_TO_HUMAN, Button, Reply
+from bot.assistant.replies import CANCEL_NOW, NO_THANKS, TALK_TO_HUMAN, Button, Reply
 from bot.records.database import RecordsUnavailable
 from bot.retention.formatting import berlin_date
 from bot.settings import Settings, get_settings
@@ -53,6 +57,13 @@ ACKNOWLEDGE_PROBLEM = {
     "ask_bill": Reply("Das tut mir leid, dass Ihre Rechnung Ärger macht. Ich sehe sie mir gleich mit Ihnen an."),
 }
 ACKNOWLEDGE_PROBLEM_DEFAULT = Reply("Das tut mir leid, und ich verstehe Ihren Ärger. Ich kümmere mich gleich darum.")
+# A wish to cancel while an agent owns the conversation: the one thing the assistant answers then.
+CANCEL_DURING_HANDOFF = Reply(
+    "Sie können jederzeit kündigen. Wenn Sie „Jetzt kündigen“ wählen, nimmt der Assistent Ihre Kündigung sofort "
+    "entgegen; das Gespräch mit unserem Service-Team endet dann.",
+    (CANCEL_NOW,),
+)
+CANCEL_INTENTS = ("cancel_contract", "cancel_now")
 # How sure the sentiment must be that a request is angry.
 ANGRY_AT = 0.6
 # Intents whose own reply already says sorry and offers a human.
@@ -137,6 +148,10 @@ class ActionUpdateDissatisfaction(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.is_paused():
+            if (tracker.latest_message.get("intent") or {}).get("name") in CANCEL_INTENTS:
+                send(dispatcher, CANCEL_DURING_HANDOFF)
+            return []
         try:
             return await self._update(dispatcher, tracker, get_settings())
         except Exception:  # the score must never break the conversation

@@ -7,6 +7,9 @@
     python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
+    python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
+                                       a login for the agent console; asks for the password twice
+                                       (or reads one line from stdin with --password-stdin)
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings, public_web_url
 
 logger = logging.getLogger("bot.cli")
 
@@ -117,7 +120,7 @@ def setup(settings: Settings, *, demo_customers: int) -> None:
 def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
                      endpoints: Path) -> dict[str, list[str]]:
     """The supervised processes: label -> command line. Every server listens on the configured host only
-    (127.0.0.1 by default); Rasa's HTTP API only when RASA_API_ENABLED (then with JWT, see bot.rasa_server)."""
+    (127.0.0.1 by default); Rasa's HTTP API (for the agent console) unless RASA_API_ENABLED=false, always with JWT (see bot.rasa_server)."""
     rasa = [
         PYTHON, "-m", "bot.rasa_server", "run", "--model", str(MODEL_PATH),
         "--interface", settings.rasa_host, "--port", str(rasa_port),
@@ -190,6 +193,8 @@ def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> st
            if settings.rasa_api_enabled else "")
     return ("\nThe assistant is ready:\n"
             f"  Demo website with chat:  http://{settings.web_host}:{settings.web_port}/\n"
+            f"  Agent console:           http://{settings.web_host}:{settings.web_port}/console/ "
+            "(logins: python -m bot.cli create-user)\n"
             f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
             f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
             "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
@@ -318,6 +323,48 @@ def _berlin(moment: datetime | None) -> str:
     return f"{moment.astimezone(ZoneInfo('Europe/Berlin')):%d.%m.%Y %H:%M:%S %Z}"
 
 
+def read_new_password(*, from_stdin: bool, stdin=None, ask=None) -> str | None:  # type: ignore[no-untyped-def]
+    """The new password: the first line of stdin, or typed twice at a prompt (None when the two differ)."""
+    if from_stdin:
+        return (stdin or sys.stdin).readline().rstrip("\r\n")
+    if ask is None:
+        from getpass import getpass as ask
+    first = ask("Password (at least 12 characters): ")
+    if ask("Repeat the password: ") != first:
+        return None
+    return first
+
+
+def create_user_command(settings: Settings, *, username: str, first_name: str, role: str,
+                        password_stdin: bool) -> int:
+    """Create a console login (there is no default account); the password is never echoed or logged."""
+    from datetime import timezone
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.handoff.users import InvalidUser, create_user
+    from bot.records.database import transaction
+
+    password = read_new_password(from_stdin=password_stdin)
+    if password is None:
+        print("The two passwords differ; nothing was created.", file=sys.stderr)
+        return 2
+    try:
+        with transaction(settings.database_url) as session:
+            user = create_user(session, username=username, first_name=first_name, password=password, role=role,
+                               now=datetime.now(timezone.utc))
+            name = user.username
+    except InvalidUser as error:
+        print(f"Not created: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:
+        print(f"The records database at DATABASE_URL cannot be written: {error.__class__.__name__} "
+              "(run `python -m bot.cli migrate` first?)", file=sys.stderr)
+        return 2
+    print(f"Created {role} {name!r} ({first_name}). Log in at {public_web_url(settings)}/console/")
+    return 0
+
+
 HELDOUT_PATH = PROJECT_ROOT / "tests" / "nlu_heldout" / "messages.tsv"  # the dev set: used for error analysis
 TEST_SET_PATH = PROJECT_ROOT / "tests" / "nlu_test" / "messages.tsv"  # never used for tuning
 
@@ -381,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
     outbox_parser = commands.add_parser("outbox", help="list the e-mails not delivered yet")
     outbox_parser.add_argument("--deliver", action="store_true", help="try every waiting e-mail now")
+    user_parser = commands.add_parser("create-user", help="create a login for the agent console")
+    user_parser.add_argument("username", help="3-80 characters: a-z, digits, '.', '_', '-'")
+    user_parser.add_argument("--first-name", required=True, help="shown to customers with the agent's messages")
+    user_parser.add_argument("--role", choices=("agent", "supervisor", "marketer"), default="agent")
+    user_parser.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of stdin instead of asking twice")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -405,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                              services=args.services, output=args.output)
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
+    elif args.command == "create-user":
+        return create_user_command(settings, username=args.username, first_name=args.first_name, role=args.role,
+                                   password_stdin=args.password_stdin)
     elif args.command == "evaluate":
         return evaluate(settings, model=args.model, test=args.test, dev=args.dev, markdown=args.output,
                         json_path=args.json)

@@ -95,6 +95,18 @@ def _env_bool(name: str, default: bool, env: Mapping[str, str]) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_service_hours(name: str, default: str, env: Mapping[str, str]) -> str:
+    """Service hours as written, checked now so that a typo stops the start with a clear message."""
+    from bot.handoff.availability import InvalidServiceHours, parse_service_hours  # imports this module
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_service_hours(raw)
+    except InvalidServiceHours as error:
+        raise ValueError(f"{name}: {error}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment."""
@@ -117,9 +129,10 @@ class Settings:
     # Interfaces the Rasa server and the action server listen on (127.0.0.1: this machine only).
     rasa_host: str = "127.0.0.1"
     action_server_host: str = "127.0.0.1"
-    # Rasa's HTTP API (/conversations/..., /model/...) is off unless switched on; when on, every call
-    # needs a JWT signed with rasa_jwt_secret (HS256, in the Authorization header).
-    rasa_api_enabled: bool = False
+    # Rasa's HTTP API (/conversations/..., /model/...): on, for the agent console (pause, agent messages,
+    # resume, transcript; bot/handoff/rasa_api.py); every call needs a JWT signed with rasa_jwt_secret
+    # (HS256, in the Authorization header). It listens where the channels do (rasa_host, 127.0.0.1).
+    rasa_api_enabled: bool = True
     rasa_jwt_secret: str | None = None
     # Shared secret Rasa sends to the action server (Authorization: Bearer ...); without it the action
     # server refuses every call except /health.
@@ -172,6 +185,24 @@ class Settings:
     verification_client_max_failures: int = 10
     verification_client_window_minutes: int = 60
     verification_client_lock_minutes: int = 60
+    # When people take over conversations (bot/handoff/availability.py), Berlin wall time, e.g.
+    # "Mo-Fr 08:00-20:00, Sa 09:00-16:00"; outside them the customer is offered a callback at once.
+    service_hours: str = "Mo-Sa 08:00-20:00"
+    # An agent counts as online while the console was seen within this many seconds.
+    handoff_presence_seconds: int = 90
+    # The wait a customer is told is the median wait of the handoffs taken within this many days.
+    handoff_wait_history_days: int = 7
+    # Console logins (bot/handoff/users.py): at most this many failures per user name, and per client
+    # address, within the window; then no attempts until the oldest failure leaves the window.
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_client: int = 20
+    login_window_minutes: int = 15
+    # Agent console (bot/console): a login ends after `console_idle_minutes` without a request or after
+    # `console_session_hours` in all; its cookie is sent over HTTPS only when console_secure_cookies (default:
+    # when WEB_PUBLIC_URL is https).
+    console_idle_minutes: int = 30
+    console_session_hours: int = 10
+    console_secure_cookies: bool | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -229,6 +260,20 @@ class Settings:
                 "VERIFICATION_CLIENT_WINDOW_MINUTES", defaults.verification_client_window_minutes, env),
             verification_client_lock_minutes=_env_positive_int(
                 "VERIFICATION_CLIENT_LOCK_MINUTES", defaults.verification_client_lock_minutes, env),
+            service_hours=_env_service_hours("SERVICE_HOURS", defaults.service_hours, env),
+            handoff_presence_seconds=_env_positive_int(
+                "HANDOFF_PRESENCE_SECONDS", defaults.handoff_presence_seconds, env),
+            handoff_wait_history_days=_env_positive_int(
+                "HANDOFF_WAIT_HISTORY_DAYS", defaults.handoff_wait_history_days, env),
+            login_max_failures_per_user=_env_positive_int(
+                "LOGIN_MAX_FAILURES_PER_USER", defaults.login_max_failures_per_user, env),
+            login_max_failures_per_client=_env_positive_int(
+                "LOGIN_MAX_FAILURES_PER_CLIENT", defaults.login_max_failures_per_client, env),
+            login_window_minutes=_env_positive_int("LOGIN_WINDOW_MINUTES", defaults.login_window_minutes, env),
+            console_idle_minutes=_env_positive_int("CONSOLE_IDLE_MINUTES", defaults.console_idle_minutes, env),
+            console_session_hours=_env_positive_int("CONSOLE_SESSION_HOURS", defaults.console_session_hours, env),
+            console_secure_cookies=(_env_bool("CONSOLE_SECURE_COOKIES", False, env)
+                                    if env.get("CONSOLE_SECURE_COOKIES") else None),
         )
 
     @property
@@ -237,6 +282,14 @@ class Settings:
         if self.allowed_origins:
             return self.allowed_origins
         return (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
+
+
+def console_cookies_secure(settings: Settings) -> bool:
+    """Whether the console's session cookie is sent over HTTPS only: CONSOLE_SECURE_COOKIES, else when the web
+    app is reached over https (WEB_PUBLIC_URL)."""
+    if settings.console_secure_cookies is not None:
+        return settings.console_secure_cookies
+    return (settings.web_public_url or "").startswith("https://")
 
 
 def public_web_url(settings: Settings) -> str:

@@ -9,8 +9,9 @@ from aiosmtpd.controller import Controller
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.conversation import ActionRequestHuman, ActionStoreRating
+from actions.conversation import ActionStoreRating
 from actions.forms import AskVerificationSecret, ValidateCancellationForm, ValidateVerificationForm
+from actions.handoff import ActionRequestHuman
 from actions.offers import ActionAcceptOffer, ActionDeclineOffer
 from actions.requests import ActionServeRequest
 from bot.records.database import transaction

@@ -8,8 +8,8 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.conversation import ActionRequestHuman
 from actions.dissatisfaction import HUMAN_OFFERED, PRIORITY_OFFERED, ActionUpdateDissatisfaction
+from actions.handoff import ActionRequestHuman
 from actions.requests import ActionServeRequest
 from bot.records.database import transaction
 from bot.records.models import Complaint, ConversationInsight, HandoffRequest

@@ -3,7 +3,8 @@
 The attacks of the issue are replayed over real HTTP against the real processes, started as
 `python -m bot.cli run` starts them (tests/servers.py uses `bot.cli.service_commands`):
 
-- with the defaults, every process listens on 127.0.0.1 only, Rasa's HTTP API is off (writing a
+- with the defaults, every process listens on 127.0.0.1 only, Rasa's HTTP API (on for the agent console)
+  needs a JWT; with RASA_API_ENABLED=false it is off (writing a
   `verified_customer` slot into a conversation or reading a tracker is refused), the action server
   refuses a made-up tracker without the shared secret, and neither CORS nor the socket.io channel
   accept a foreign website's origin;
@@ -43,15 +44,23 @@ FOREIGN_ORIGIN = "http://angreifer.example"
 
 # --- settings, secrets and command lines -------------------------------------------------------------------
 
-def test_every_server_binds_127_0_0_1_and_the_api_is_off_by_default(tmp_path: Path) -> None:
+def test_every_server_binds_127_0_0_1_and_the_api_is_on_for_the_console_only_with_jwt(tmp_path: Path) -> None:
     settings = Settings.from_env({})
     assert (settings.rasa_host, settings.action_server_host, settings.web_host) == ("127.0.0.1",) * 3
     commands = service_commands(settings, rasa_port=5005, action_port=5055, endpoints=tmp_path / "e.yml")
     rasa = commands["rasa server"]
     assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
-    assert "--enable-api" not in rasa and "*" not in rasa
-    assert rasa[rasa.index("--cors") + 1:] == ["http://127.0.0.1:8000", "http://localhost:8000"]
+    assert "--enable-api" in rasa and "*" not in rasa and "--auth-token" not in rasa
+    assert rasa[rasa.index("--cors") + 1:rasa.index("--enable-api")] == ["http://127.0.0.1:8000",
+                                                                          "http://localhost:8000"]
+    # bot.rasa_server adds the JWT secret, and refuses to start the API without one.
+    assert secured_arguments(rasa[3:], {"RASA_JWT_SECRET": "s3cret"})[-2:] == ["--jwt-method", "HS256"]
+    with pytest.raises(UnsafeServerArguments):
+        secured_arguments(rasa[3:], {})
     assert commands["action server"][:3] == [sys.executable, "-m", "bot.action_server"]
+    off = Settings.from_env({"RASA_API_ENABLED": "false"})
+    assert "--enable-api" not in service_commands(off, rasa_port=5005, action_port=5055,
+                                                  endpoints=tmp_path / "e.yml")["rasa server"]
 
     other = Settings.from_env({"RASA_HOST": "10.0.0.5", "RASA_API_ENABLED": "true",
                                "ALLOWED_ORIGINS": "https://www.nordstern.example, https://shop.nordstern.example/"})

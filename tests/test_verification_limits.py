@@ -11,8 +11,8 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.conversation import ActionRequestHuman
 from actions.forms import ValidateVerificationForm
+from actions.handoff import ActionRequestHuman
 from actions.requests import ActionServeRequest
 from actions.verification_lock import ActionSubmitCancellationRequest, ValidateUnverifiedCancellationForm
 from bot.assistant.cancellation_requests import (

@@ -8,27 +8,72 @@ Clients that send no Origin (not a browser) are let through, as on the REST chan
 
 Each user message gets the client's network address as `client_address` in its metadata (the socket
 peer, or what a trusted proxy reports; a value the client sent under that key is overwritten). The rest
-is Rasa's channel unchanged: session persistence, and the widget's `customData` as the metadata.
+is Rasa's channel: session persistence, and the widget's `customData` as the metadata.
+
+During a handoff (bot/handoff/rasa_api.py): a typed `/intent` command does not act while an agent owns the
+conversation (`handoff_guard`); an agent message (a bot event with `agent_message_id` in its metadata,
+appended through Rasa's API) is marked delivered once emitted to a connected widget, and one that found no
+widget connected is emitted when the widget asks for its session again (a reload, a new connection).
 
 credentials.yml:  bot.channels.socketio.OriginCheckingSocketIOInput: {user_message_evt: ..., ...}
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.client_address import client_address, parse_networks, with_client_address
+from bot.channels.handoff_guard import HandoffGuard
+from bot.handoff.messages import mark_delivered, undelivered
+from bot.handoff.rasa_api import agent_message_text
+from bot.records.database import transaction
+from bot.records.models import StaffUser
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
-class OriginCheckingSocketIOInput(SocketIOInput):
+def _connected(sio: Any, room: str, namespace: str = "/") -> bool:
+    """Whether any widget is in the conversation's room (session persistence: room = conversation id)."""
+    if namespace not in sio.manager.rooms:
+        return False
+    return next(iter(sio.manager.get_participants(namespace, room)), None) is not None
+
+
+async def _mark_delivered(message_id: int) -> None:
+    def work() -> None:
+        with transaction(get_settings().database_url) as session:
+            mark_delivered(session, message_id, datetime.now(timezone.utc))
+    try:
+        await asyncio.to_thread(work)
+    except SQLAlchemyError as error:
+        logger.warning("Could not mark agent message %s delivered: %s", message_id, error.__class__.__name__)
+
+
+class AgentMessageSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output; an agent message is emitted only to a connected widget, then marked delivered."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        message_id = kwargs.get("agent_message_id")
+        if message_id is None:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        if not _connected(self.sio, recipient_id):
+            logger.info("Agent message %s waits for the customer's widget to reconnect", message_id)
+            return
+        await super().send_text_message(recipient_id, text, **kwargs)
+        await _mark_delivered(int(message_id))
+
+
+class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
     """Rasa's socket.io channel with the Origin check on and the client address in the metadata."""
 
     @classmethod
@@ -49,8 +94,13 @@ class OriginCheckingSocketIOInput(SocketIOInput):
         peer = request.ip if request is not None else environ.get("REMOTE_ADDR")
         return client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.trusted_proxies)
 
+    def get_output_channel(self) -> OutputChannel | None:
+        if self.sio is None:
+            return super().get_output_channel()
+        return AgentMessageSocketIOOutput(self.sio, self.bot_message_evt)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        socketio_webhook = super().blueprint(on_new_message)
+        socketio_webhook = self.guarded(super().blueprint, on_new_message)
         sio = self.sio
         assert sio is not None
         sio.eio.cors_allowed_origins = list(self.allowed_origins)
@@ -71,4 +121,36 @@ class OriginCheckingSocketIOInput(SocketIOInput):
             await handle_message(sid, data)
 
         sio.on(self.user_message_evt, namespace=self.namespace)(handle_message_with_client_address)
+
+        session_request = sio.handlers[namespace]["session_request"]
+
+        async def session_request_with_missed_messages(sid: str, data: Any) -> None:
+            await session_request(sid, data)
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            if self.session_persistence and session_id:
+                await self._deliver_missed(sid, str(session_id))
+
+        sio.on("session_request", namespace=self.namespace)(session_request_with_missed_messages)
         return socketio_webhook
+
+    async def _deliver_missed(self, sid: str, conversation_id: str) -> None:
+        """Emit the agent messages the customer's widget missed (oldest first), marking each delivered."""
+        def load() -> list[tuple[int, str]]:
+            """(id, text as shown) of the messages appended to the tracker but not emitted to a widget."""
+            with transaction(get_settings().database_url) as session:
+                missed = []
+                for message in undelivered(session, conversation_id=conversation_id):
+                    agent = session.get(StaffUser, message.agent_id)
+                    if message.sent_at is not None and agent is not None:
+                        missed.append((message.id, agent_message_text(agent.first_name, message.text)))
+                return missed
+        try:
+            missed = await asyncio.to_thread(load)
+        except SQLAlchemyError as error:
+            logger.warning("Could not look up missed agent messages: %s", error.__class__.__name__)
+            return
+        if self.sio is None:
+            return
+        for message_id, text in missed:
+            await self.sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
+            await _mark_delivered(message_id)

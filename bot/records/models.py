@@ -377,3 +377,24 @@ class AgentMessage(Base):
     sent_at = Column(UtcDateTime, nullable=True)
     delivered_at = Column(UtcDateTime, nullable=True)
     last_error = Column(String(300), nullable=True)
+
+
+class ConsoleSession(Base):
+    """A login to the agent console (server-side session; bot/console/sessions.py).
+
+    The browser holds a random token in an HttpOnly cookie; only its SHA-256 is stored here, so reading this
+    table does not let anyone log in. A session ends on logout (ended_at), after the idle timeout since
+    last_seen_at, or after the maximum lifetime since created_at (settings CONSOLE_SESSION_*).
+    """
+
+    __tablename__ = "console_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    user_id = Column(ForeignKey("staff_users.id"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+    last_seen_at = Column(UtcDateTime, nullable=False)
+    ended_at = Column(UtcDateTime, nullable=True)
+
+    user = relationship("StaffUser")
