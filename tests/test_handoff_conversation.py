@@ -34,6 +34,7 @@ from bot.settings import Settings
 from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 pytestmark = pytest.mark.e2e
+CALLBACK = '/request_human{"handoff_option":"callback"}'  # the button "Rückruf vereinbaren"
 
 
 @pytest.fixture(scope="module")
@@ -295,11 +296,11 @@ async def test_with_nobody_online_the_customer_can_leave_a_callback_or_go_on_wit
         await chat.say("Hallo")
         offer = await chat.say("Ich möchte mit einem Menschen sprechen")
         assert "keine Mitarbeiterin" in offer[0]["text"], offer  # nobody has the console open
-        assert {"/request_callback", "/deny"} <= set(buttons(offer))
+        assert {CALLBACK, "/deny"} <= set(buttons(offer))
         titles = [b["title"] for m in offer for b in m.get("buttons") or []]
         assert "Rückruf vereinbaren" in titles and "Weiter mit dem Assistenten" in titles
 
-        assert "Telefonnummer" in await chat.text("/request_callback")
+        assert "Telefonnummer" in await chat.text(CALLBACK)
         assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
         assert "Wann passt es Ihnen" in await chat.text("0151 2345 6789")
         with pytest.raises(InvalidCallback) as past:
