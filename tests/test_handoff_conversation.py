@@ -16,6 +16,7 @@ pause, and what the project decided instead:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -300,20 +301,25 @@ async def test_with_nobody_online_the_customer_can_leave_a_callback_or_go_on_wit
         titles = [b["title"] for m in offer for b in m.get("buttons") or []]
         assert "Rückruf vereinbaren" in titles and "Weiter mit dem Assistenten" in titles
 
-        assert "Telefonnummer" in await chat.text(CALLBACK)
-        assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
-        assert "Wann passt es Ihnen" in await chat.text("0151 2345 6789")
+        assert "Wann passt Ihnen ein Rückruf" in await chat.text(CALLBACK)
         with pytest.raises(InvalidCallback) as past:
             parse_window("gestern 10-12 Uhr", datetime.now(timezone.utc))
         assert str(past.value) in await chat.text("gestern 10-12 Uhr")  # asked again, with why
-        done = await chat.text("morgen 10-12 Uhr")
+        assert "Telefonnummer" in await chat.text("morgen 10-12 Uhr")
+        assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
+        done = await chat.text("0171 9876 5432")
         assert "zurück" in done and "H-" in done, done
         handoff = open_handoff(assistant.database_url, chat.sender)
         assert handoff is not None
-        assert handoff.callback_phone == "+4915123456789"
+        assert handoff.callback_phone == "+4917198765432"
         assert "10:00" in handoff.callback_window and "12:00" in handoff.callback_window
-        slots = (await chat.tracker())["slots"]
-        assert slots["callback_phone"] is None and slots["callback_window"] is None
+        tracker = await chat.tracker()
+        assert tracker["slots"]["callback_phone"] is None and tracker["slots"]["callback_window"] is None
+        # Personal data: the number is with the handoff request only, not in the stored conversation.
+        stored = json.dumps(tracker["events"])
+        assert "9876" not in stored and "5432" not in stored
+        assert "[entfernt: Telefonnummer für den Rückruf]" in [m["text"] for m in
+                                                                assistant.stored_user_messages(chat.sender)]
         assert "Wann endet" not in await chat.text("Danke")
 
         other = Chat(http, assistant)
