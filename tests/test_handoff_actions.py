@@ -11,7 +11,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ConversationPaused, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import ActionSessionStart
 from actions.dissatisfaction import ActionUpdateDissatisfaction
 from bot.channels.handoff_guard import command_intent, guard_message
+from bot.conversation_store import redact_verification_answers
 from bot.handoff.rasa_api import agent_message_text, assistant_back_text
 
 DOMAIN: dict = {}
@@ -113,3 +114,17 @@ def test_texts_for_the_customer() -> None:
     assert agent_message_text("Anna", "Guten Tag") == "Anna: Guten Tag"
     assert "nicht noch einmal" in assistant_back_text(verified=True)
     assert "identifiziert" not in assistant_back_text(verified=False)
+
+
+def test_the_callback_phone_number_never_reaches_the_conversation_log() -> None:
+    events = [ActiveLoop("callback_form"), SlotSet("requested_slot", "callback_window"),
+              UserUttered("morgen 10-12 Uhr"), SlotSet("callback_window", "Mi, 02.12.2026, 10:00–12:00 Uhr"),
+              SlotSet("requested_slot", "callback_phone"), UserUttered("0171 9876 5432"),
+              SlotSet("callback_phone", "0171 9876 5432"), SlotSet("callback_phone", "+4917198765432"),
+              SlotSet("requested_slot", None), ActiveLoop(None), SlotSet("callback_phone", None),
+              UserUttered("Danke, 0171 war richtig")]
+    stored = redact_verification_answers(events)
+    assert [e.text for e in stored if isinstance(e, UserUttered)] == [
+        "morgen 10-12 Uhr", "[entfernt: Telefonnummer für den Rückruf]", "Danke, 0171 war richtig"]
+    assert [e.value for e in stored if isinstance(e, SlotSet) and e.key == "callback_phone"] == [None, None, None]
+    assert stored[3].value == "Mi, 02.12.2026, 10:00–12:00 Uhr"
