@@ -251,6 +251,14 @@ async def test_agent_messages_reach_the_widget_live_and_after_a_reconnect(
     agent_id = take_in_records(assistant.database_url, handoff.id)
     await rasa_api.pause(session_id, "Anna")
     assert "Anna" in await next_text()
+    # The customer writes, and types a command: nothing comes back, the pause holds.
+    for typed in ("Hallo? Ist da jemand?", "/restart"):
+        await client.emit("user_uttered", {"session_id": session_id, "message": typed})
+    await asyncio.sleep(3)
+    assert received.empty()
+    assert await rasa_api.is_paused(session_id)
+    stored = [e["text"] for e in await rasa_api.events_since(session_id) if e["event"] == "user"]
+    assert stored[-2:] == ["Hallo? Ist da jemand?", "/restart"]
 
     def record(text: str) -> int:
         with transaction(assistant.database_url) as session:
