@@ -20,7 +20,9 @@ from bot.handoff.callback import InvalidCallback, normalise_phone, parse_window,
 from bot.handoff.queue import active_handoff
 from bot.settings import Settings
 
-ARRANGE_CALLBACK = Button("Rückruf vereinbaren", "/request_callback")
+# A request for a human that asks for a call (data/rules/handoff.yml). Buttons an action sends are not
+# interpolated by Rasa, so unlike in domain.yml the braces are single.
+ARRANGE_CALLBACK = Button("Rückruf vereinbaren", '/request_human{"handoff_option":"callback"}')
 CONTINUE_WITH_ASSISTANT = Button("Weiter mit dem Assistenten", "/deny")
 CALLBACK_SLOTS = ("callback_phone", "callback_window")
 

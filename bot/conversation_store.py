@@ -1,10 +1,14 @@
-"""Rasa's conversation store without the customers' verification secrets.
+"""Rasa's conversation store without the customers' verification secrets and callback phone numbers.
 
 Conversations are kept (SQLite by default, PostgreSQL in production; see bot.rasa_endpoints) so that
 agents and marketers can read them later. What a customer types to prove who they are (postcode or
 date of birth) is needed for one moment only: the verification form checks it in the turn it is
 typed, then the slot says "verified". This store writes that answer, and the raw slot value, to the
 database and to the event broker redacted, so the secret never reaches the conversation log.
+
+The same holds for the phone number a customer leaves for a callback (actions/handoff.py): the callback
+form asks for it last, so it is checked and stored with the handoff request in the turn it is typed, and
+the conversation log keeps neither the typed number nor the slot's value.
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ VERIFICATION_FORM = "verification_form"
 SECRET_SLOT = "verification_secret"
 KEPT_SECRET_VALUES = (None, "verified")
 REDACTED = "[entfernt: Angabe zur Identifizierung]"
+CALLBACK_FORM = "callback_form"
+PHONE_SLOT = "callback_phone"
+REDACTED_PHONE = "[entfernt: Telefonnummer für den Rückruf]"
 # Postcodes and dates typed while identifying, e.g. together with the customer number.
 _SECRET_LIKE = re.compile(r"\b\d{5}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b")
 
@@ -50,7 +57,12 @@ def redact_verification_answers(events: Sequence[Event]) -> list[Event]:
             active_loop = event.name
         elif isinstance(event, SlotSet) and event.key == "requested_slot":
             requested_slot = event.value
-        if isinstance(event, UserUttered) and active_loop == VERIFICATION_FORM and event.text:
+        if (isinstance(event, UserUttered) and active_loop == CALLBACK_FORM and requested_slot == PHONE_SLOT
+                and event.text):
+            event = _with_text(event, REDACTED_PHONE, keep_entities=False)
+        elif isinstance(event, SlotSet) and event.key == PHONE_SLOT and event.value is not None:
+            event = SlotSet(PHONE_SLOT, None, timestamp=event.timestamp, metadata=event.metadata)
+        elif isinstance(event, UserUttered) and active_loop == VERIFICATION_FORM and event.text:
             if requested_slot == SECRET_SLOT:
                 event = _with_text(event, REDACTED, keep_entities=False)
             elif _SECRET_LIKE.search(event.text):

@@ -313,9 +313,9 @@ def secured_arguments(args: list[str], environ: dict[str, str] | os._Environ) ->
     secret = environ.get("RASA_JWT_SECRET")
     if not secret:
         raise UnsafeServerArguments(
-            "Rasa's HTTP API (--enable-api, RASA_API_ENABLED=true) reads and changes every conversation, so it "
+            "Rasa's HTTP API (--enable-api, RASA_API_ENABLED) reads and changes every conversation, so it "
             "only runs with authentication: set RASA_JWT_SECRET (`python -m bot.cli setup` generates one into "
-            "var/secrets.env), or leave the API off.")
+            "var/secrets.env), or switch the API off (RASA_API_ENABLED=false).")
     # Given to Rasa in this process only, so the secret does not show in the process list.
     return [*args, "--jwt-secret", secret, "--jwt-method", "HS256"]
 

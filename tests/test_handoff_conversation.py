@@ -16,6 +16,7 @@ pause, and what the project decided instead:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,7 @@ from bot.settings import Settings
 from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 pytestmark = pytest.mark.e2e
+CALLBACK = '/request_human{"handoff_option":"callback"}'  # the button "Rückruf vereinbaren"
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +251,14 @@ async def test_agent_messages_reach_the_widget_live_and_after_a_reconnect(
     agent_id = take_in_records(assistant.database_url, handoff.id)
     await rasa_api.pause(session_id, "Anna")
     assert "Anna" in await next_text()
+    # The customer writes, and types a command: nothing comes back, the pause holds.
+    for typed in ("Hallo? Ist da jemand?", "/restart"):
+        await client.emit("user_uttered", {"session_id": session_id, "message": typed})
+    await asyncio.sleep(3)
+    assert received.empty()
+    assert await rasa_api.is_paused(session_id)
+    stored = [e["text"] for e in await rasa_api.events_since(session_id) if e["event"] == "user"]
+    assert stored[-2:] == ["Hallo? Ist da jemand?", "/restart"]
 
     def record(text: str) -> int:
         with transaction(assistant.database_url) as session:
@@ -295,24 +305,29 @@ async def test_with_nobody_online_the_customer_can_leave_a_callback_or_go_on_wit
         await chat.say("Hallo")
         offer = await chat.say("Ich möchte mit einem Menschen sprechen")
         assert "keine Mitarbeiterin" in offer[0]["text"], offer  # nobody has the console open
-        assert {"/request_callback", "/deny"} <= set(buttons(offer))
+        assert {CALLBACK, "/deny"} <= set(buttons(offer))
         titles = [b["title"] for m in offer for b in m.get("buttons") or []]
         assert "Rückruf vereinbaren" in titles and "Weiter mit dem Assistenten" in titles
 
-        assert "Telefonnummer" in await chat.text("/request_callback")
-        assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
-        assert "Wann passt es Ihnen" in await chat.text("0151 2345 6789")
+        assert "Wann passt Ihnen ein Rückruf" in await chat.text(CALLBACK)
         with pytest.raises(InvalidCallback) as past:
             parse_window("gestern 10-12 Uhr", datetime.now(timezone.utc))
         assert str(past.value) in await chat.text("gestern 10-12 Uhr")  # asked again, with why
-        done = await chat.text("morgen 10-12 Uhr")
+        assert "Telefonnummer" in await chat.text("morgen 10-12 Uhr")
+        assert "Vorwahl" in await chat.text("12345")  # asked again, with what is wrong
+        done = await chat.text("0171 9876 5432")
         assert "zurück" in done and "H-" in done, done
         handoff = open_handoff(assistant.database_url, chat.sender)
         assert handoff is not None
-        assert handoff.callback_phone == "+4915123456789"
+        assert handoff.callback_phone == "+4917198765432"
         assert "10:00" in handoff.callback_window and "12:00" in handoff.callback_window
-        slots = (await chat.tracker())["slots"]
-        assert slots["callback_phone"] is None and slots["callback_window"] is None
+        tracker = await chat.tracker()
+        assert tracker["slots"]["callback_phone"] is None and tracker["slots"]["callback_window"] is None
+        # Personal data: the number is with the handoff request only, not in the stored conversation.
+        stored = json.dumps(tracker["events"])
+        assert "9876" not in stored and "5432" not in stored
+        assert "[entfernt: Telefonnummer für den Rückruf]" in [m["text"] for m in
+                                                                assistant.stored_user_messages(chat.sender)]
         assert "Wann endet" not in await chat.text("Danke")
 
         other = Chat(http, assistant)

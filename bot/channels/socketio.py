@@ -34,7 +34,7 @@ from bot.channels.client_address import client_address, parse_networks, with_cli
 from bot.channels.handoff_guard import HandoffGuard
 from bot.handoff.messages import mark_delivered, undelivered
 from bot.handoff.rasa_api import agent_message_text
-from bot.records.database import transaction
+from bot.records.database import RecordsUnavailable, transaction
 from bot.records.models import StaffUser
 from bot.settings import get_settings
 
@@ -54,7 +54,7 @@ async def _mark_delivered(message_id: int) -> None:
             mark_delivered(session, message_id, datetime.now(timezone.utc))
     try:
         await asyncio.to_thread(work)
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, RecordsUnavailable) as error:
         logger.warning("Could not mark agent message %s delivered: %s", message_id, error.__class__.__name__)
 
 
@@ -146,7 +146,7 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
                 return missed
         try:
             missed = await asyncio.to_thread(load)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, RecordsUnavailable) as error:
             logger.warning("Could not look up missed agent messages: %s", error.__class__.__name__)
             return
         if self.sio is None:

@@ -61,8 +61,6 @@ class RasaApi:
 
     def __init__(self, settings: Settings | None = None, *, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings or get_settings()
-        if not self.settings.rasa_jwt_secret:
-            raise RasaApiError("RASA_JWT_SECRET is not set: the console cannot reach Rasa's HTTP API")
         self._client = client or httpx.AsyncClient(base_url=self.settings.rasa_url, timeout=TIMEOUT_S)
         self._owns_client = client is None
 
@@ -77,6 +75,8 @@ class RasaApi:
         await self.aclose()
 
     def _headers(self) -> dict[str, str]:
+        if not self.settings.rasa_jwt_secret:
+            raise RasaApiError("RASA_JWT_SECRET is not set: the console cannot reach Rasa's HTTP API")
         payload = {"user": {"username": "agent-console", "role": "admin"},
                    "exp": int(time.time()) + TOKEN_LIFETIME_S}
         token = jwt.encode(payload, self.settings.rasa_jwt_secret, algorithm="HS256")
