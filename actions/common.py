@@ -13,7 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.assistant.replies import TALK_TO_HUMAN, Reply
+from bot.assistant.mixed_messages import IF_YOU_WANT_TO_CANCEL, cancel_button_in_doubt
+from bot.assistant.replies import CANCEL_NOW, TALK_TO_HUMAN, Reply
 from bot.records.database import RecordsUnavailable, transaction
 from bot.settings import Settings, get_settings
 
@@ -34,6 +35,23 @@ SOMETHING_WENT_WRONG = Reply(
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     dispatcher.utter_message(text=reply.text, buttons=[b.as_dict() for b in reply.buttons] or None)
+
+
+def offer_cancellation_if_in_doubt(dispatcher: CollectingDispatcher, parse: dict[str, Any]) -> None:
+    """When the message might be a cancellation (`bot.assistant.mixed_messages.cancel_button_in_doubt`), the
+    reply shows the "Jetzt kündigen" button rather than hiding it: on the last text this action sent, or in a
+    short message of its own."""
+    if not cancel_button_in_doubt(parse):
+        return
+    cancel = CANCEL_NOW.as_dict()
+    if any(cancel in (m.get("buttons") or []) for m in dispatcher.messages):
+        return
+    last = next((m for m in reversed(dispatcher.messages) if m.get("text")), None)
+    if last is None:
+        send(dispatcher, Reply(IF_YOU_WANT_TO_CANCEL, (CANCEL_NOW,)))
+        return
+    last["text"] = f"{last['text']} {IF_YOU_WANT_TO_CANCEL}"
+    last["buttons"] = [cancel, *(last.get("buttons") or [])]
 
 
 def now() -> datetime:

@@ -7,7 +7,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from actions.common import (
+    RecordsAction,
+    in_records,
+    now,
+    offer_cancellation_if_in_doubt,
+    send,
+    verified_customer_id,
+)
 from bot.assistant.handoff import parse_rating, store_rating
 from bot.assistant.mixed_messages import (
     NOT_UNDERSTOOD_MAYBE_CANCELLING,
@@ -96,6 +103,19 @@ class ActionFallback(Action):
             send(dispatcher, NOT_UNDERSTOOD_MAYBE_CANCELLING)
         else:
             dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionOutOfScope(Action):
+    """What the assistant can help with; and the cancel button when the message might be a cancellation."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_out_of_scope")
+        offer_cancellation_if_in_doubt(dispatcher, tracker.latest_message)
         return []
 
 

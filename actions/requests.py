@@ -8,7 +8,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import RecordsAction, in_records, now, send, verified_customer_id
+from actions.common import (
+    RecordsAction,
+    in_records,
+    now,
+    offer_cancellation_if_in_doubt,
+    send,
+    verified_customer_id,
+)
 from actions.declaration import (
     clear_declaration,
     declaration_events,
@@ -99,7 +106,10 @@ class ActionServeRequest(RecordsAction):
             stated = declaration_events(tracker, tracker.latest_message.get("text"))
             if stated:
                 tracker = tracker_with(tracker, stated)
-        return stated + await super().run(dispatcher, tracker, domain)
+        events = stated + await super().run(dispatcher, tracker, domain)
+        if tracker.latest_action_name not in FORMS:
+            offer_cancellation_if_in_doubt(dispatcher, tracker.latest_message)
+        return events
 
     async def _serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings,
                      request: str | None, customer_id: int, reason: str | None) -> list[dict[str, Any]]:

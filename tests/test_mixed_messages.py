@@ -240,3 +240,35 @@ def test_which_replies_offer_the_cancellation_at_once() -> None:
     assert not cancel_button_shown(parse("Wie hoch ist meine Rechnung?", ("ask_bill", 0.9), ("cancel_contract", 0.05)))
     # a greeting's reply has no button, whatever is ranked behind it
     assert not cancel_button_shown(parse("Hallo", ("greet", 0.5), ("cancel_contract", 0.4)))
+
+
+async def test_an_out_of_scope_answer_shows_the_cancel_button_when_it_might_be_a_cancellation() -> None:
+    from actions.conversation import ActionOutOfScope
+
+    dispatcher = CollectingDispatcher()
+    message = parse("Ich will hier raus aus allem", ("out_of_scope", 0.45), ("cancel_contract", 0.35))
+    await ActionOutOfScope().run(dispatcher, _tracker(message), {})
+    assert dispatcher.messages[0].get("response") == "utter_out_of_scope"
+    assert _buttons(dispatcher) == ["/cancel_now"]
+    dispatcher = CollectingDispatcher()
+    message = parse("Wie wird das Wetter?", ("out_of_scope", 0.9), ("greet", 0.05), ("cancel_contract", 0.01))
+    await ActionOutOfScope().run(dispatcher, _tracker(message), {})
+    assert _buttons(dispatcher) == []
+
+
+def test_a_service_answer_gets_the_cancel_button_on_its_last_text_when_in_doubt() -> None:
+    from actions.common import offer_cancellation_if_in_doubt
+
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(text="Ihre Rechnung beträgt 39,99 €.", buttons=[{"title": "Danke", "payload": "/thank"}])
+    offer_cancellation_if_in_doubt(dispatcher, parse("Die Rechnung ist schon wieder so hoch, mir reichts",
+                                                     ("ask_bill", 0.5), ("cancel_contract", 0.3)))
+    assert _buttons(dispatcher) == ["/cancel_now", "/thank"]
+    assert "kündigen" in dispatcher.messages[0]["text"]
+    # not in doubt: the answer stays as it is; taken as a cancellation: the cancellation path shows it anyway
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(text="Ihre Rechnung beträgt 39,99 €.")
+    offer_cancellation_if_in_doubt(dispatcher, parse("Wie hoch ist die Rechnung?", ("ask_bill", 0.9),
+                                                     ("cancel_contract", 0.05)))
+    offer_cancellation_if_in_doubt(dispatcher, parse("Ich kündige", ("cancel_contract", 0.9), ("ask_bill", 0.05)))
+    assert _buttons(dispatcher) == []

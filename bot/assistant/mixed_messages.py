@@ -77,6 +77,12 @@ def cancel_button_shown(parse: Mapping[str, Any]) -> bool:
     return intent in BUTTON_WHEN_IN_DOUBT and might_be_cancellation(parse)
 
 
+def cancel_button_in_doubt(parse: Mapping[str, Any]) -> bool:
+    """Whether the reply to a message that was not taken as a cancellation must add the cancel button."""
+    intent = str((parse.get("intent") or {}).get("name") or "")
+    return intent in BUTTON_WHEN_IN_DOUBT and intent not in CANCELLATION_INTENTS and might_be_cancellation(parse)
+
+
 def complaint_reply(parse: Mapping[str, Any]) -> Reply:
     """The reply to a complaint: empathy and a human; and the cancel button when it might be a cancellation."""
     return COMPLAINT_MAYBE_CANCELLING if might_be_cancellation(parse) else COMPLAINT
