@@ -398,3 +398,79 @@ class ConsoleSession(Base):
     ended_at = Column(UtcDateTime, nullable=True)
 
     user = relationship("StaffUser")
+
+
+class ConversationFact(Base):
+    """One conversation as marketers see it, projected from Rasa's event stream (bot/analytics/).
+
+    Written only by the analytics consumer (idempotent, see ProcessedEvent); read by the dashboard. Holds no
+    message text except through FallbackMessage; personal data is limited to the customer reference.
+    outcome: open | resolved | offer_accepted | cancelled | handed_off | abandoned.
+    """
+
+    __tablename__ = "conversation_facts"
+    __table_args__ = (
+        Index("ix_conversation_facts_channel_started_at", "channel", "started_at"),
+        Index("ix_conversation_facts_outcome_started_at", "outcome", "started_at"),
+        Index("ix_conversation_facts_reason_started_at", "reason", "started_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, unique=True)
+    channel = Column(String(20), nullable=False, default="socketio")
+    started_at = Column(UtcDateTime, nullable=False, index=True)
+    ended_at = Column(UtcDateTime, nullable=False)  # time of the latest event so far
+    customer_id = Column(ForeignKey("customers.id"), nullable=True, index=True)  # once verified
+    segment = Column(String(20), nullable=True)  # the customer's segment when verified
+    contract_id = Column(ForeignKey("contracts.id"), nullable=True)  # the contract the offer/cancellation was about
+    messages = Column(Integer, nullable=False, default=0)  # customer messages
+    intents = Column(Text, nullable=False, default="")  # distinct intents seen, comma-separated, in order
+    dissatisfaction_peak = Column(Float, nullable=False, default=0.0)
+    cancellation_intent = Column(Boolean, nullable=False, default=False)
+    cancellation_intent_at = Column(UtcDateTime, nullable=True)
+    reason = Column(String(40), nullable=True)  # stated cancellation reason (slot cancellation_reason)
+    offer_code = Column(String(40), nullable=True)
+    offer_kind = Column(String(20), nullable=True)  # discount | downgrade | pause | credit | price_match ...
+    offer_value_cents = Column(Integer, nullable=True)  # what the customer saves per month (or once)
+    offer_cost_cents = Column(Integer, nullable=True)  # what the offer costs the company
+    offer_made_at = Column(UtcDateTime, nullable=True)
+    outcome = Column(String(20), nullable=False, default="open")
+    cancelled_at = Column(UtcDateTime, nullable=True)
+    handoff_wait_seconds = Column(Integer, nullable=True)
+    handoff_handling_seconds = Column(Integer, nullable=True)
+    fallbacks = Column(Integer, nullable=False, default=0)
+    rating = Column(Integer, nullable=True)
+    updated_at = Column(UtcDateTime, nullable=False)
+
+
+class ProcessedEvent(Base):
+    """A Rasa event the analytics consumer has applied: its stable key (SHA-256 of conversation, timestamp,
+    type and content; Rasa 3.6 events carry no id), so that a second delivery changes nothing."""
+
+    __tablename__ = "analytics_processed_events"
+
+    key = Column(String(64), primary_key=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    processed_at = Column(UtcDateTime, nullable=False)
+
+
+class FallbackMessage(Base):
+    """A customer message the assistant did not understand, for "what to teach the assistant next"
+    (shown masked to marketers)."""
+
+    __tablename__ = "analytics_fallback_messages"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    text = Column(Text, nullable=False)
+    at = Column(UtcDateTime, nullable=False, index=True)
+
+
+class ConsumerOffset(Base):
+    """How far the analytics consumer has read a source (the embedded SQL event broker's table)."""
+
+    __tablename__ = "analytics_consumer_offsets"
+
+    source = Column(String(60), primary_key=True)
+    position = Column(Integer, nullable=False, default=0)
+    updated_at = Column(UtcDateTime, nullable=False)
