@@ -422,6 +422,8 @@ def assistant_environment(environ: dict[str, str], workdir: Path, *, services: s
             env.pop(name, None)
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'records.db'}"
         env["TRACKER_STORE_URL"] = f"sqlite:///{workdir / 'conversations.db'}"
+        if (env.get("ANALYTICS_EVENTS_URL") or "").lower() != "off":
+            env["ANALYTICS_EVENTS_URL"] = f"sqlite:///{workdir / 'analytics_events.db'}"
     elif services == "environment":
         missing = [name for name in ("DATABASE_URL", "TRACKER_STORE_URL") if not environ.get(name)]
         if missing:
@@ -443,7 +445,9 @@ def describe_services(env: dict[str, str] | os._Environ) -> str:
     parts = [f"records on {backend(settings.database_url)}",
              f"conversations on {backend(settings.tracker_store_url)}",
              "lock store in Redis" if settings.lock_store_url else "lock store in memory",
-             "events to RabbitMQ" if settings.event_broker_url else "no event broker"]
+             "events to RabbitMQ" if settings.event_broker_url else
+             f"events to Rasa's SQL event broker ({backend(settings.analytics_events_url)})"
+             if settings.analytics_events_url else "no event broker"]
     return ", ".join(parts)
 
 

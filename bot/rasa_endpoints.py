@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.settings import Settings
 
 TRACKER_STORE_CLASS = "bot.conversation_store.RedactingSQLTrackerStore"
+SQL_EVENT_BROKER_CLASS = "bot.analytics.sql_broker.WalSQLEventBroker"
 LOCK_KEY_PREFIX = "retention"
 # Rasa replaces ${NAME} in its endpoints file with the environment variable when it reads the file.
 ACTION_SERVER_AUTHORIZATION = "Bearer ${ACTION_SERVER_TOKEN}"  # Redis keys are "retention:lock:<conversation id>"
@@ -86,8 +87,9 @@ def sql_event_broker_config(url: str) -> dict[str, Any]:
         raise EndpointConfigurationError(
             f"ANALYTICS_EVENTS_URL must be an SQLAlchemy database URL such as sqlite:///var/analytics_events.db, "
             f"got {url!r}") from None
-    # Rasa's SQLEventBroker takes a complete URL as its `host` (as the SQL tracker store does).
-    return {"type": "sql", "dialect": parsed.get_backend_name(), "url": url}
+    # Rasa's SQLEventBroker (here the subclass that keeps a WAL SQLite file open) takes a complete URL as its
+    # `host`, as the SQL tracker store does.
+    return {"type": SQL_EVENT_BROKER_CLASS, "dialect": parsed.get_backend_name(), "url": url}
 
 
 def _prepare_sqlite_events_file(url: str, tracker_store_url: str) -> None:

@@ -301,3 +301,23 @@ def test_rabbitmq_to_pg_facts_survives_a_consumer_crash_and_duplicates(
         assert facts(pg_records) == before
     finally:
         asyncio.run(_delete_queue(queue_name))
+
+
+async def test_the_sql_broker_rasa_loads_keeps_one_wal_connection_and_writes_rasas_table(tmp_path: Path) -> None:
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_endpoints import sql_event_broker_config
+
+    config = dict(sql_event_broker_config(f"sqlite:///{tmp_path / 'events.db'}"))
+    broker = await EventBroker.create(EndpointConfig(url=config.pop("url"), **config))
+    assert type(broker).__name__ == "WalSQLEventBroker"
+    for number in range(3):
+        broker.publish({"sender_id": "a", "event": "user", "timestamp": 1.0 + number, "text": f"m{number}"})
+    engine = create_engine(f"sqlite:///{tmp_path / 'events.db'}", future=True)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        rows = connection.execute(text("SELECT sender_id, data FROM events ORDER BY id")).all()
+    engine.dispose()
+    assert [(sender, json.loads(data)["text"]) for sender, data in rows] == [("a", "m0"), ("a", "m1"), ("a", "m2")]
+    assert broker.engine.pool.checkedout() == 0 and broker.engine.pool.size() == 1

@@ -20,7 +20,7 @@ def test_embedded_defaults_keep_conversations_and_analytics_events_in_separate_s
                                        "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"}
     assert "lock_store" not in config
     # Rasa's SQL event broker, into a database of its own (its table is called `events` too).
-    assert config["event_broker"] == {"type": "sql", "dialect": "sqlite",
+    assert config["event_broker"] == {"type": "bot.analytics.sql_broker.WalSQLEventBroker", "dialect": "sqlite",
                                       "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'analytics_events.db'}"}
 
 
