@@ -36,6 +36,7 @@ MODEL_NAME = "retention"
 MODEL_PATH = PROJECT_ROOT / "models" / f"{MODEL_NAME}.tar.gz"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlp")
 PYTHON = sys.executable
+ANALYTICS_CONSUMER_NICENESS = 10
 
 
 def fingerprint(paths: list[Path]) -> str:
@@ -218,7 +219,15 @@ def analytics_source(settings: Settings) -> str:
 
 
 def analytics_consumer(settings: Settings) -> int:
-    """Run the analytics consumer for the configured broker until SIGINT/SIGTERM."""
+    """Run the analytics consumer for the configured broker until SIGINT/SIGTERM.
+
+    It runs at a lower CPU priority (nice 10): on a small machine the conversations come first, and the
+    consumer catches up in the pauses (its lag is measured in docs/analytics_pipeline.md).
+    """
+    try:
+        os.nice(ANALYTICS_CONSUMER_NICENESS)
+    except OSError:
+        logger.info("Could not lower the analytics consumer's CPU priority")
     if settings.event_broker_url:
         from bot.analytics import consumer_rabbitmq
 

@@ -321,3 +321,100 @@ async def test_the_sql_broker_rasa_loads_keeps_one_wal_connection_and_writes_ras
     engine.dispose()
     assert [(sender, json.loads(data)["text"]) for sender, data in rows] == [("a", "m0"), ("a", "m1"), ("a", "m2")]
     assert broker.engine.pool.checkedout() == 0 and broker.engine.pool.size() == 1
+
+
+def _conversation_events(sender: str, start: float, count: int) -> list[dict]:
+    """`count` turns: a user message, an action and its bot reply, as Rasa publishes them."""
+    from tests.analytics_events import action, bot, user
+
+    events = []
+    for turn in range(count):
+        at = start + turn * 10
+        events += [user(sender, at, f"Nachricht {turn}", "ask_bill", channel="rest"),
+                   action(sender, at + 1, "action_serve_request"), bot(sender, at + 2, "Antwort")]
+    return events
+
+
+async def _publish_like_rasa(url: str, events: list[dict]) -> None:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("rasa-exchange", type=aio_pika.ExchangeType.FANOUT)
+        for event in events:
+            await exchange.publish(aio_pika.Message(json.dumps(event).encode(),
+                                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT), "")
+    finally:
+        await connection.close()
+
+
+def _wait_for_count(database_url: str, sender: str, count: int, log: Path) -> None:
+    deadline = time.monotonic() + CATCH_UP_S
+    while time.monotonic() < deadline:
+        try:
+            if processed_counts(database_url).get(sender) == count:
+                return
+        except Exception:  # noqa: BLE001 - the database may be cut off in this test
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{processed_counts(database_url).get(sender)} of {count} events applied\n{log.read_text()[-3000:]}")
+
+
+def test_the_rabbitmq_consumer_survives_database_and_broker_outages(
+        tmp_path: Path, pg_records: str, consumer_factory: Callable[[dict[str, str], Path], Consumer]) -> None:
+    """Connections to PostgreSQL and to RabbitMQ are cut (as by a restart) while events keep coming."""
+    from sqlalchemy.engine import make_url
+
+    from tests.tcp_proxy import TcpProxy
+
+    try:
+        asyncio.run(_reachable())
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"RabbitMQ not reachable at {RABBITMQ_URL}: {error}")
+    pg = make_url(pg_records)
+    queue_name = f"analytics_outage_{uuid.uuid4().hex[:8]}"
+    sender = f"outage-{uuid.uuid4().hex[:8]}"
+    batches = [_conversation_events(sender, 1000.0 * number, 10) for number in range(3)]
+    log = tmp_path / "consumer.log"
+    with TcpProxy(pg.host or "127.0.0.1", pg.port or 5432) as database, TcpProxy("127.0.0.1", 5672) as broker:
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "EVENT_BROKER_QUEUE": queue_name,
+               "DATABASE_URL": pg.set(host="127.0.0.1", port=database.port).render_as_string(hide_password=False),
+               "EVENT_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{broker.port}/"}
+        consumer = consumer_factory(env, log)
+        consumer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while asyncio.run(_queue_exists(queue_name)) is False and time.monotonic() < deadline:
+                time.sleep(0.3)
+            asyncio.run(_publish_like_rasa(RABBITMQ_URL, batches[0]))
+            _wait_for_count(pg_records, sender, len(batches[0]), log)
+
+            database.cut()  # the database goes away while events arrive
+            asyncio.run(_publish_like_rasa(RABBITMQ_URL, batches[1]))
+            time.sleep(3)
+            assert processed_counts(pg_records).get(sender) == len(batches[0])
+            database.restore()
+            _wait_for_count(pg_records, sender, len(batches[0]) + len(batches[1]), log)
+
+            broker.cut()  # then the broker connection
+            asyncio.run(_publish_like_rasa(RABBITMQ_URL, batches[2]))
+            time.sleep(2)
+            broker.restore()
+            _wait_for_count(pg_records, sender, sum(map(len, batches)), log)
+        finally:
+            consumer.stop()
+            asyncio.run(_delete_queue(queue_name))
+    assert "database is unavailable" in log.read_text() and "RabbitMQ" in log.read_text()
+    fact = facts(pg_records)[sender]
+    assert fact["messages"] == 30 and fact["intents"] == "ask_bill"
+
+
+async def _queue_exists(queue_name: str) -> bool:
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(queue_name, durable=True, passive=True)
+        return True
+    except aio_pika.exceptions.ChannelClosed:
+        return False
+    finally:
+        await connection.close()

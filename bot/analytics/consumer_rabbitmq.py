@@ -5,7 +5,9 @@ to the durable queue EVENT_BROKER_QUEUE. This consumer takes the messages from t
 each with bot.analytics.projection.apply_event in its own transaction; it acknowledges a message only
 after that commit. A message whose commit failed (database down) is returned to the queue and tried again;
 one delivered twice (a crash between commit and acknowledgement, a broker restart) is recognised by its
-stable key and counts once. Broker outages are waited out with reconnection.
+stable key and counts once. When the database fails, the consumer closes its channel (RabbitMQ keeps every
+unacknowledged message, in order) and tries again after a growing pause; broker outages are waited out
+the same way.
 """
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ def apply_message(database_url: str, body: bytes, *, now: datetime) -> bool:
         return apply_event(session, event, now=now)
 
 
+class DatabaseUnavailable(Exception):
+    """The records database did not take an event: stop consuming, so that the broker keeps the order."""
+
+
 async def _handle(message: AbstractIncomingMessage, settings: Settings, now: Callable[[], datetime]) -> None:
     try:
         await asyncio.to_thread(apply_message, settings.database_url, message.body, now=now())
@@ -51,11 +57,8 @@ async def _handle(message: AbstractIncomingMessage, settings: Settings, now: Cal
         await message.reject(requeue=False)
         return
     except SQLAlchemyError as error:
-        logger.warning("Analytics: the database is unavailable (%s); the event goes back to the queue",
-                       error.__class__.__name__)
         await message.nack(requeue=True)
-        await asyncio.sleep(2.0)
-        return
+        raise DatabaseUnavailable(error.__class__.__name__) from error
     await message.ack()  # only after the commit
 
 
@@ -75,7 +78,6 @@ async def consume(settings: Settings, stop: asyncio.Event, *,
             await _wait(stop, pause)
             pause = min(RECONNECT_MAX_S, pause * 2)
             continue
-        pause = 1.0
         try:
             async with connection:
                 channel = await connection.channel()
@@ -95,13 +97,21 @@ async def consume(settings: Settings, stop: asyncio.Event, *,
                             await asyncio.to_thread(_maintenance, settings, now())
                             continue
                         await _handle(message, settings, now)
+                        pause = 1.0  # the database and the broker work again
                         await asyncio.to_thread(_maintenance, settings, now())
-        except (OSError, aio_pika.exceptions.AMQPError, asyncio.CancelledError, StopAsyncIteration) as error:
+        except DatabaseUnavailable as error:
+            # Closing the channel has returned every unacknowledged message to the queue, in order.
+            logger.warning("Analytics: the database is unavailable (%s); the events stay in the queue, "
+                           "trying again in %.0f s", error, pause)
+            await _wait(stop, pause)
+            pause = min(RECONNECT_MAX_S, pause * 2)
+        except (OSError, aio_pika.exceptions.AMQPError, StopAsyncIteration) as error:
             if stop.is_set():
                 break
-            logger.warning("Analytics: lost the connection to RabbitMQ (%s); reconnecting",
-                           error.__class__.__name__)
+            logger.warning("Analytics: lost the connection to RabbitMQ (%s); reconnecting in %.0f s",
+                           error.__class__.__name__, pause)
             await _wait(stop, pause)
+            pause = min(RECONNECT_MAX_S, pause * 2)
 
 
 def _maintenance(settings: Settings, moment: datetime) -> None:

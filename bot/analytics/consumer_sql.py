@@ -32,7 +32,7 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 SOURCE = "rasa_sql_broker"
-BATCH_SIZE = 500
+BATCH_SIZE = 100  # one short write transaction on the records database at a time
 
 _metadata = MetaData()
 # The table as Rasa's SQLEventBroker defines it (rasa/core/brokers/sql.py, Rasa 3.6): created here too so that
@@ -58,6 +58,10 @@ def events_engine(url: str) -> Engine:
     return engine
 
 
+class ConcurrentConsumer(RuntimeError):
+    """Another consumer applied rows of the same broker table meanwhile (run only one per broker)."""
+
+
 @dataclass(frozen=True)
 class BatchResult:
     read: int
@@ -66,27 +70,36 @@ class BatchResult:
 
 
 def consume_batch(engine: Engine, *, database_url: str, now: datetime, limit: int = BATCH_SIZE) -> BatchResult:
-    """Apply the next rows after the stored offset; facts and offset are committed together."""
+    """Apply the next rows after the stored offset; facts and offset are committed together.
+
+    The rows are read before the write transaction starts, which keeps it short (on SQLite it blocks the
+    actions' writes); the offset is checked again inside it, so a second consumer cannot apply rows twice.
+    """
+    with transaction(database_url) as session:
+        offset = session.get(ConsumerOffset, SOURCE)
+        start = offset.position if offset is not None else 0
+    with engine.connect() as connection:
+        rows = connection.execute(select(broker_events.c.id, broker_events.c.data)
+                                  .where(broker_events.c.id > start)
+                                  .order_by(broker_events.c.id).limit(limit)).all()
+    if not rows:
+        return BatchResult(read=0, applied=0, position=start)
     with transaction(database_url) as session:
         offset = session.get(ConsumerOffset, SOURCE)
         if offset is None:
             offset = ConsumerOffset(source=SOURCE, position=0, updated_at=now)
             session.add(offset)
-        with engine.connect() as connection:
-            rows = connection.execute(select(broker_events.c.id, broker_events.c.data)
-                                      .where(broker_events.c.id > offset.position)
-                                      .order_by(broker_events.c.id).limit(limit)).all()
+        if offset.position != start:
+            raise ConcurrentConsumer(f"the offset moved from {start} to {offset.position} meanwhile")
         applied = 0
         for row_id, data in rows:
             try:
                 applied += apply_event(session, json.loads(data), now=now)
             except (InvalidEvent, ValueError, TypeError) as error:  # not a conversation event: skipped, logged
                 logger.warning("Skipping broker row %s: %s", row_id, error)
-        if rows:
-            offset.position, offset.updated_at = rows[-1][0], now
+        offset.position, offset.updated_at = rows[-1][0], now
         position = offset.position
-    if rows:
-        _forget_applied(engine, position)
+    _forget_applied(engine, position)
     return BatchResult(read=len(rows), applied=applied, position=position)
 
 
@@ -114,6 +127,9 @@ def run(settings: Settings, stop: threading.Event, *, clock: Callable[[], dateti
             result = consume_batch(engine, database_url=settings.database_url, now=now())
             run_maintenance_if_due(settings, now=now())
             pause = 0.0 if result.read == BATCH_SIZE else settings.analytics_poll_seconds
+        except ConcurrentConsumer as error:
+            logger.warning("Analytics: %s; reading again", error)
+            pause = settings.analytics_poll_seconds
         except SQLAlchemyError as error:
             logger.warning("Analytics: a database is unavailable (%s); trying again in a few seconds",
                            error.__class__.__name__)
