@@ -12,13 +12,14 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=30)
+HANDOFF_FOLLOW_UP = timedelta(days=7)  # how long after a conversation its handoff's times are looked up
 _last_run: dict[str, datetime] = {}
 
 
 def run_maintenance(settings: Settings, *, now: datetime) -> None:
     with transaction(settings.database_url) as session:
         closed = close_quiet_conversations(session, now=now, idle_minutes=settings.analytics_idle_minutes)
-        refresh_unfinished_handoffs(session)
+        refresh_unfinished_handoffs(session, since=now - HANDOFF_FOLLOW_UP)
     if closed:
         logger.info("Analytics: %d quiet conversation(s) closed", closed)
 

@@ -112,7 +112,8 @@ def rewrite(existing: str | None, section: str) -> str:
 
 
 def run(*, users: list[int], conversations: int, rounds: int, lag_users: int, output: Path | None) -> int:
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="pipeline-benchmark-") as tmp:
+    # The folder goes after the processes writing into it have stopped.
+    with tempfile.TemporaryDirectory(prefix="pipeline-benchmark-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         (root / "without").mkdir()
         (root / "with").mkdir()

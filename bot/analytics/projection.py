@@ -201,11 +201,14 @@ def close_quiet_conversations(session: Session, *, now: datetime, idle_minutes: 
     return (abandoned or 0) + (resolved or 0)
 
 
-def refresh_unfinished_handoffs(session: Session) -> int:
-    """Handoffs taken or closed by an agent after the conversation's last event: their wait and handling times."""
-    facts = session.scalars(select(ConversationFact).where(ConversationFact.outcome == HANDED_OFF,
-                                                           ConversationFact.handoff_handling_seconds.is_(None))
-                            ).all()
+def refresh_unfinished_handoffs(session: Session, *, since: datetime | None = None) -> int:
+    """Handoffs taken or closed by an agent after the conversation's last event: their wait and handling times
+    (for conversations that ended after `since`, when given; a handoff never taken is not looked at forever)."""
+    query = select(ConversationFact).where(ConversationFact.outcome == HANDED_OFF,
+                                           ConversationFact.handoff_handling_seconds.is_(None))
+    if since is not None:
+        query = query.where(ConversationFact.ended_at >= since)
+    facts = session.scalars(query).all()
     for fact in facts:
         refresh_from_records(session, fact)
     return len(facts)
