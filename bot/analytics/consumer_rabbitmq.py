@@ -69,6 +69,11 @@ async def consume(settings: Settings, stop: asyncio.Event, *,
         raise ValueError("EVENT_BROKER_URL is not set: there is no RabbitMQ broker to read")
     now = clock or (lambda: datetime.now(timezone.utc))
     pause = 1.0
+
+    def working_again() -> None:
+        nonlocal pause
+        pause = 1.0
+
     while not stop.is_set():
         try:
             connection = await aio_pika.connect(settings.event_broker_url, timeout=10)
@@ -80,25 +85,7 @@ async def consume(settings: Settings, stop: asyncio.Event, *,
             continue
         try:
             async with connection:
-                channel = await connection.channel()
-                await channel.set_qos(prefetch_count=PREFETCH)
-                # Declared as Rasa declares them, so whichever starts first creates them and nothing is missed.
-                exchange = await channel.declare_exchange(RASA_EXCHANGE, type=aio_pika.ExchangeType.FANOUT)
-                queue = await channel.declare_queue(settings.event_broker_queue, durable=True)
-                await queue.bind(exchange, "")
-                logger.info("Analytics: consuming RabbitMQ queue %s", settings.event_broker_queue)
-                async with queue.iterator() as messages:
-                    while not stop.is_set():
-                        try:
-                            message = await asyncio.wait_for(messages.__anext__(), timeout=1.0)
-                        except asyncio.TimeoutError:
-                            if connection.is_closed:
-                                raise ConnectionError("the connection to RabbitMQ was closed") from None
-                            await asyncio.to_thread(_maintenance, settings, now())
-                            continue
-                        await _handle(message, settings, now)
-                        pause = 1.0  # the database and the broker work again
-                        await asyncio.to_thread(_maintenance, settings, now())
+                await _consume_connection(connection, settings, stop, now, applied=working_again)
         except DatabaseUnavailable as error:
             # Closing the channel has returned every unacknowledged message to the queue, in order.
             logger.warning("Analytics: the database is unavailable (%s); the events stay in the queue, "
@@ -112,6 +99,35 @@ async def consume(settings: Settings, stop: asyncio.Event, *,
                            error.__class__.__name__, pause)
             await _wait(stop, pause)
             pause = min(RECONNECT_MAX_S, pause * 2)
+
+
+async def _consume_connection(connection: aio_pika.abc.AbstractConnection, settings: Settings,
+                               stop: asyncio.Event, now: Callable[[], datetime], *,
+                               applied: Callable[[], None]) -> None:
+    """Apply the queue's messages one at a time until `stop` or until the connection is lost."""
+    lost = asyncio.Event()
+    connection.close_callbacks.add(lambda *_: lost.set())
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=PREFETCH)
+    # Declared as Rasa declares them, so whichever starts first creates them and nothing is missed.
+    exchange = await channel.declare_exchange(RASA_EXCHANGE, type=aio_pika.ExchangeType.FANOUT)
+    queue = await channel.declare_queue(settings.event_broker_queue, durable=True)
+    await queue.bind(exchange, "")
+    # aio-pika hands messages to a callback; they wait here and are applied in order, one at a time.
+    arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+    await queue.consume(arrived.put)
+    logger.info("Analytics: consuming RabbitMQ queue %s", settings.event_broker_queue)
+    while not stop.is_set():
+        if lost.is_set():
+            raise ConnectionError("the connection to RabbitMQ was closed")
+        try:
+            message = await asyncio.wait_for(arrived.get(), timeout=1.0)
+        except asyncio.TimeoutError:
+            await asyncio.to_thread(_maintenance, settings, now())
+            continue
+        await _handle(message, settings, now)
+        applied()
+        await asyncio.to_thread(_maintenance, settings, now())
 
 
 def _maintenance(settings: Settings, moment: datetime) -> None:
