@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import select

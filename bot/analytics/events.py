@@ -38,7 +38,7 @@ def event_type(event: RasaEvent) -> str:
 def event_time(event: RasaEvent) -> datetime:
     """The event's time (Rasa: seconds since the epoch, a float), timezone-aware UTC."""
     stamp = event.get("timestamp")
-    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
         raise InvalidEvent("event without timestamp")
     return datetime.fromtimestamp(stamp, tz=timezone.utc)
 

@@ -94,15 +94,15 @@ def _apply_user_message(session: Session, fact: ConversationFact, event: RasaEve
 
 
 def _apply_slot(session: Session, fact: ConversationFact, name: Any, value: Any, at: datetime) -> None:
-    if name == "verified_customer" and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if name == "verified_customer" and isinstance(value, int | float) and not isinstance(value, bool):
         customer = session.get(Customer, int(value))
         if customer is not None:
             fact.customer_id, fact.segment = customer.id, customer.segment
     elif name == "cancellation_reason" and isinstance(value, str) and value:
         fact.reason = value[:40]
-    elif name in ("dissatisfaction", "dissatisfaction_peak") and isinstance(value, (int, float)):
+    elif name in ("dissatisfaction", "dissatisfaction_peak") and isinstance(value, int | float):
         fact.dissatisfaction_peak = max(fact.dissatisfaction_peak or 0.0, float(value))
-    elif name == "rating" and isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif name == "rating" and isinstance(value, int | float) and not isinstance(value, bool):
         fact.rating = int(value)
     elif name == "offer_code" and isinstance(value, str) and value:
         if value != fact.offer_code:
