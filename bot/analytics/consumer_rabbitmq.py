@@ -2,8 +2,8 @@
 
 Rasa's Pika broker publishes every event as persistent JSON to the fanout exchange `rasa-exchange`, bound
 to the durable queue EVENT_BROKER_QUEUE. This consumer takes the messages from that queue and applies
-each with bot.analytics.projection.apply_event in its own transaction; it acknowledges a message only
-after that commit. A message whose commit failed (database down) is returned to the queue and tried again;
+them with bot.analytics.projection.apply_event, those that arrived together (up to 100) in one transaction;
+it acknowledges a message only after that commit. A message whose commit failed (database down) is returned to the queue and tried again;
 one delivered twice (a crash between commit and acknowledgement, a broker restart) is recognised by its
 stable key and counts once. When the database fails, the consumer closes its channel (RabbitMQ keeps every
 unacknowledged message, in order) and tries again after a growing pause; broker outages are waited out
@@ -22,8 +22,8 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.analytics.events import InvalidEvent
-from bot.analytics.maintenance import run_maintenance_if_due
+from bot.analytics.events import InvalidEvent, event_key
+from bot.analytics.maintenance import maintenance_due, run_maintenance_if_due
 from bot.analytics.projection import apply_event
 from bot.records.database import transaction
 from bot.settings import Settings
@@ -31,35 +31,53 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 RASA_EXCHANGE = "rasa-exchange"  # rasa.core.brokers.pika.RABBITMQ_EXCHANGE (Rasa 3.6)
-PREFETCH = 100
+PREFETCH = 200
+BATCH_SIZE = 100  # messages that arrived together are applied in one transaction
 RECONNECT_MAX_S = 30.0
 
 
-def apply_message(database_url: str, body: bytes, *, now: datetime) -> bool:
-    """Apply one message's event and commit; False for an event seen before. Raises InvalidEvent/ValueError
-    for a message that is not a Rasa event, SQLAlchemyError when the database is unavailable."""
+def parse_message(body: bytes) -> dict[str, Any]:
+    """The Rasa event in a message body; InvalidEvent/ValueError for anything else."""
     event: Any = json.loads(body)
     if not isinstance(event, dict):
         raise InvalidEvent("message is not a JSON object")
+    return event
+
+
+def apply_events(database_url: str, events: list[dict[str, Any]], *, now: datetime) -> int:
+    """Apply events in one transaction and commit; returns how many were new. SQLAlchemyError when the database
+    is unavailable (then nothing of them is committed)."""
     with transaction(database_url) as session:
-        return apply_event(session, event, now=now)
+        return sum(apply_event(session, event, now=now) for event in events)
 
 
 class DatabaseUnavailable(Exception):
-    """The records database did not take an event: stop consuming, so that the broker keeps the order."""
+    """The records database did not take the events: stop consuming, so that the broker keeps the order."""
 
 
-async def _handle(message: AbstractIncomingMessage, settings: Settings, now: Callable[[], datetime]) -> None:
-    try:
-        await asyncio.to_thread(apply_message, settings.database_url, message.body, now=now())
-    except (InvalidEvent, ValueError, UnicodeDecodeError) as error:
-        logger.warning("Analytics: dropping a message that is not a Rasa event (%s)", error)
-        await message.reject(requeue=False)
+async def _handle(messages: list[AbstractIncomingMessage], settings: Settings, now: Callable[[], datetime]) -> None:
+    """Apply the messages that arrived together in one transaction, then acknowledge them (only after the commit)."""
+    events, valid = [], []
+    for message in messages:
+        try:
+            event = parse_message(message.body)
+            event_key(event)  # every field the key needs is there
+        except (InvalidEvent, ValueError, UnicodeDecodeError) as error:
+            logger.warning("Analytics: dropping a message that is not a Rasa event (%s)", error)
+            await message.reject(requeue=False)
+            continue
+        events.append(event)
+        valid.append(message)
+    if not valid:
         return
+    try:
+        await asyncio.to_thread(apply_events, settings.database_url, events, now=now())
     except SQLAlchemyError as error:
-        await message.nack(requeue=True)
+        for message in valid:
+            await message.nack(requeue=True)
         raise DatabaseUnavailable(error.__class__.__name__) from error
-    await message.ack()  # only after the commit
+    for message in valid:
+        await message.ack()
 
 
 async def consume(settings: Settings, stop: asyncio.Event, *,
@@ -125,9 +143,13 @@ async def _consume_connection(connection: aio_pika.abc.AbstractConnection, setti
         except asyncio.TimeoutError:
             await asyncio.to_thread(_maintenance, settings, now())
             continue
-        await _handle(message, settings, now)
+        batch = [message]
+        while len(batch) < BATCH_SIZE and not arrived.empty():
+            batch.append(arrived.get_nowait())
+        await _handle(batch, settings, now)
         applied()
-        await asyncio.to_thread(_maintenance, settings, now())
+        if maintenance_due(now()):
+            await asyncio.to_thread(_maintenance, settings, now())
 
 
 def _maintenance(settings: Settings, moment: datetime) -> None:

@@ -24,6 +24,11 @@ def run_maintenance(settings: Settings, *, now: datetime) -> None:
         logger.info("Analytics: %d quiet conversation(s) closed", closed)
 
 
+def maintenance_due(now: datetime) -> bool:
+    """Whether `run_maintenance_if_due` would run for some database now (cheap; no database call)."""
+    return not _last_run or any(now - last >= EVERY for last in _last_run.values())
+
+
 def run_maintenance_if_due(settings: Settings, *, now: datetime) -> None:
     """`run_maintenance` at most every 30 s per records database."""
     last = _last_run.get(settings.database_url)
