@@ -198,3 +198,17 @@ def test_the_event_key_is_stable_and_tells_different_events_apart() -> None:
                    {"sender_id": "a", "event": "user"}):
         with pytest.raises(InvalidEvent):
             event_key(broken)
+
+
+def test_a_batch_with_repeated_events_counts_each_once(database_url: str) -> None:
+    from bot.analytics.projection import apply_events
+
+    sender = "conv-batch"
+    events = [user(sender, 0, "kündigen", "cancel_contract"), user(sender, 5, "blorf", "nlu_fallback"),
+              action(sender, 6, "action_listen")]
+    with transaction(database_url) as session:
+        assert apply_events(session, events + events[::-1], now=NOW) == 3
+    with transaction(database_url) as session:
+        assert apply_events(session, events, now=NOW) == 0
+    fact = _fact(database_url, sender)
+    assert (fact.messages, fact.fallbacks, fact.intents) == (2, 1, "cancel_contract,nlu_fallback")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.analytics.events import InvalidEvent, event_key
 from bot.analytics.maintenance import maintenance_due, run_maintenance_if_due
-from bot.analytics.projection import apply_event
+from bot.analytics.projection import apply_events
 from bot.records.database import transaction
 from bot.settings import Settings
 
@@ -44,11 +44,11 @@ def parse_message(body: bytes) -> dict[str, Any]:
     return event
 
 
-def apply_events(database_url: str, events: list[dict[str, Any]], *, now: datetime) -> int:
+def commit_events(database_url: str, events: list[dict[str, Any]], *, now: datetime) -> int:
     """Apply events in one transaction and commit; returns how many were new. SQLAlchemyError when the database
     is unavailable (then nothing of them is committed)."""
     with transaction(database_url) as session:
-        return sum(apply_event(session, event, now=now) for event in events)
+        return apply_events(session, events, now=now)
 
 
 class DatabaseUnavailable(Exception):
@@ -71,7 +71,7 @@ async def _handle(messages: list[AbstractIncomingMessage], settings: Settings, n
     if not valid:
         return
     try:
-        await asyncio.to_thread(apply_events, settings.database_url, events, now=now())
+        await asyncio.to_thread(commit_events, settings.database_url, events, now=now())
     except SQLAlchemyError as error:
         for message in valid:
             await message.nack(requeue=True)

@@ -22,9 +22,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_en
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.analytics.events import InvalidEvent
+from bot.analytics.events import InvalidEvent, event_key
 from bot.analytics.maintenance import run_maintenance_if_due
-from bot.analytics.projection import apply_event
+from bot.analytics.projection import apply_events
 from bot.records.database import transaction
 from bot.records.models import ConsumerOffset
 from bot.settings import Settings
@@ -91,12 +91,15 @@ def consume_batch(engine: Engine, *, database_url: str, now: datetime, limit: in
             session.add(offset)
         if offset.position != start:
             raise ConcurrentConsumer(f"the offset moved from {start} to {offset.position} meanwhile")
-        applied = 0
+        events = []
         for row_id, data in rows:
             try:
-                applied += apply_event(session, json.loads(data), now=now)
+                event = json.loads(data)
+                event_key(event)  # has what a conversation event needs
+                events.append(event)
             except (InvalidEvent, ValueError, TypeError) as error:  # not a conversation event: skipped, logged
                 logger.warning("Skipping broker row %s: %s", row_id, error)
+        applied = apply_events(session, events, now=now)
         offset.position, offset.updated_at = rows[-1][0], now
         position = offset.position
     _forget_applied(engine, position)

@@ -56,6 +56,15 @@ def _start(stack: ExitStack, workdir: Path, events_url: str) -> tuple[Bot, list[
             os.environ["ANALYTICS_EVENTS_URL"] = previous
 
 
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def event_lags_s(tracker_store_url: str, database_url: str, *, since: float, wait_s: float = 120) -> list[float]:
     """Seconds from each event (timestamp >= since) to its commit by the consumer; waits until all are in."""
     engine = create_engine(tracker_store_url, future=True)
@@ -126,7 +135,7 @@ def run(*, users: list[int], conversations: int, rounds: int, lag_users: int, ou
         consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
                                     env={**env, "ANALYTICS_POLL_SECONDS": "0.2"}, stdout=consumer_log,
                                     stderr=subprocess.STDOUT)
-        on_processes.append(consumer)
+        stack.callback(_stop, consumer)
         results = alternate([without, with_broker], users=users, conversations=conversations, rounds=rounds)
         since = time.time()
         lag_run = measure(with_broker, users=lag_users, conversations=max(conversations, lag_users))
@@ -155,11 +164,13 @@ def run_production_lag(*, lag_users: int, conversations: int, output: Path | Non
         wait_until_up(bot.url + "/", processes[1], root / "assistant-rasa.log")
         consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
                                     env=env, stdout=(root / "consumer.log").open("w"), stderr=subprocess.STDOUT)
-        processes.append(consumer)
+        stack.callback(_stop, consumer)
         measure(bot, users=2, conversations=2)  # warm-up
         since = time.time()
         lag_run = measure(bot, users=lag_users, conversations=max(conversations, lag_users))
         lags = event_lags_s(env["TRACKER_STORE_URL"], env["DATABASE_URL"], since=since)
+    print(f"The queue {env.get('EVENT_BROKER_QUEUE', 'retention_events')} stays bound to Rasa's exchange: delete it "
+          "if it was made for this run.")
     section = "\n".join([
         PRODUCTION_BEGIN, "",
         f"### Consumer lag at {lag_run.users} concurrent conversations: RabbitMQ and PostgreSQL", "",

@@ -41,6 +41,10 @@ CANCELLATION_INTENTS = frozenset({"cancel_contract", "cancel_now"})
 FALLBACK_INTENT = "nlu_fallback"
 REDACTED_PREFIX = "[entfernt"  # bot.conversation_store's placeholders: never kept as a fallback message
 MAX_FALLBACK_TEXT = 500
+_RASA_ACTIONS = frozenset({"action_listen", "action_session_start", "action_restart", "action_back",
+                           "action_unlikely_intent", "action_extract_slots"})
+# Per-transaction caches in Session.info (apply_events): keys known to be new, facts already loaded.
+_UNSEEN_KEYS, _FACTS = "analytics_unseen_keys", "analytics_facts"
 
 
 def apply_event(session: Session, event: RasaEvent, *, now: datetime) -> bool:
@@ -49,16 +53,23 @@ def apply_event(session: Session, event: RasaEvent, *, now: datetime) -> bool:
     Raises bot.analytics.events.InvalidEvent for a message that is not a conversation event.
     """
     key = event_key(event)
-    if session.get(ProcessedEvent, key) is not None:
+    unseen: set[str] | None = session.info.get(_UNSEEN_KEYS)
+    if unseen is not None and key in unseen:
+        unseen.discard(key)  # known new (prefetched by apply_events); a second copy in the batch is then seen
+    elif session.get(ProcessedEvent, key) is not None:
         return False
     sender, at, kind = conversation_id(event), event_time(event), event_type(event)
     session.add(ProcessedEvent(key=key, conversation_id=sender, processed_at=now))
-    fact = session.scalar(select(ConversationFact).where(ConversationFact.conversation_id == sender))
+    facts: dict[str, ConversationFact] = session.info.setdefault(_FACTS, {})
+    fact = facts.get(sender)
+    if fact is None:
+        fact = session.scalar(select(ConversationFact).where(ConversationFact.conversation_id == sender))
     if fact is None:
         fact = ConversationFact(conversation_id=sender, started_at=at, ended_at=at, messages=0, intents="",
                                 dissatisfaction_peak=0.0, cancellation_intent=False, outcome=OPEN, fallbacks=0,
                                 updated_at=now)
         session.add(fact)
+    facts[sender] = fact
     fact.started_at = min(fact.started_at, at)
     fact.ended_at = max(fact.ended_at, at)
     fact.updated_at = now
@@ -66,9 +77,27 @@ def apply_event(session: Session, event: RasaEvent, *, now: datetime) -> bool:
         _apply_user_message(session, fact, event, at)
     elif kind == "slot":
         _apply_slot(session, fact, event.get("name"), event.get("value"), at)
-    elif kind == "action":
+    elif kind == "action" and _may_change_records(event.get("name")):
         refresh_from_records(session, fact)
     return True
+
+
+def apply_events(session: Session, events: list[RasaEvent], *, now: datetime) -> int:
+    """`apply_event` for several events in the caller's transaction, with the seen keys looked up in one query;
+    returns how many were new. Raises InvalidEvent for a message that is not a conversation event."""
+    keys = {event_key(event) for event in events}
+    seen = set(session.scalars(select(ProcessedEvent.key).where(ProcessedEvent.key.in_(keys)))) if keys else set()
+    session.info[_UNSEEN_KEYS] = keys - seen
+    try:
+        return sum(apply_event(session, event, now=now) for event in events)
+    finally:
+        session.info.pop(_UNSEEN_KEYS, None)
+        session.info.pop(_FACTS, None)
+
+
+def _may_change_records(action: object) -> bool:
+    """Only actions of the project write records; Rasa's own and plain responses do not."""
+    return isinstance(action, str) and action not in _RASA_ACTIONS and not action.startswith("utter_")
 
 
 def _apply_user_message(session: Session, fact: ConversationFact, event: RasaEvent, at: datetime) -> None:
