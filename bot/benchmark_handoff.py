@@ -89,11 +89,11 @@ def _stats(values: list[float]) -> str:
 # ---------------------------------------------------------------- the customer (socket.io, as the widget)
 
 class Customer:
-    def __init__(self, index: int, rasa_url: str) -> None:
+    def __init__(self, index: int, rasa_url: str, session_id: str | None = None) -> None:
         import socketio  # python-socketio, pinned < 5.10 (Rasa 3.6's server speaks its protocol)
 
         self.index, self.rasa_url = index, rasa_url
-        self.session_id = f"bench-{index}-{uuid.uuid4().hex[:10]}"
+        self.session_id = session_id or f"bench-{index}-{uuid.uuid4().hex[:10]}"
         self.received: list[tuple[float, str]] = []
         self.changed = asyncio.Event()
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -108,6 +108,7 @@ class Customer:
             self.changed.set()
 
     async def connect(self) -> None:
+        # Long-polling: python-engineio 4.15's websocket client needs a newer aiohttp than the pinned 3.9.5.
         await self.sio.connect(self.rasa_url, socketio_path="/socket.io", transports=["polling"])
         await self.sio.emit("session_request", {"session_id": self.session_id})
         await asyncio.wait_for(self.confirmed.wait(), 10)
@@ -146,6 +147,7 @@ class Stream:
 
     def __init__(self) -> None:
         self.waiting_seen: dict[int, float] = {}
+        self.last_queue: dict[str, Any] | None = None  # the latest `queue` event: waiting, mine (, all)
         self.lines: list[tuple[float, dict[str, Any]]] = []
         self.changed = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -155,6 +157,7 @@ class Stream:
     def feed(self, name: str, data: dict[str, Any]) -> None:
         at = time.monotonic()
         if name == "queue":
+            self.last_queue = data
             for entry in data.get("waiting", []):
                 self.waiting_seen.setdefault(int(entry["handoff_id"]), at)
             self.ready.set()
