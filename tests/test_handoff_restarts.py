@@ -1,7 +1,7 @@
 """Restarts during live handoffs lose nothing: real processes, real HTTP, a real socket.io customer.
 
 The action server, the Rasa server (HTTP API on, JWT) and the web app with the console run on fixed free
-ports on a fresh seeded SQLite database, with the command lines of `python -m bot.cli run`; the test stops
+ports on fresh seeded records and conversations, on SQLite and on PostgreSQL, with the command lines of `python -m bot.cli run`; the test stops
 and starts the web app or Rasa on the same port while a handoff is going on. The customer is a socket.io
 client as the widget (bot.benchmark_handoff.Customer), the agent uses the console over HTTP and its live
 channel (bot.benchmark_handoff.Agent).
@@ -15,7 +15,7 @@ import secrets
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,10 @@ from bot.cli import MODEL_PATH, service_commands
 from bot.handoff.users import create_user
 from bot.rasa_endpoints import write_endpoints
 from bot.records.database import transaction
+from bot.records.demo_data import seed_demo_customers
 from bot.records.models import AgentMessage, HandoffRequest
 from bot.settings import PROJECT_ROOT, Settings
+from tests.conftest import PG_ADMIN_URL, PG_DATABASE, empty_tables
 from tests.servers import free_port, seeded_records
 
 pytestmark = [pytest.mark.e2e]
@@ -80,12 +82,29 @@ class Services:
             self.stop(label)
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def fresh_pg_database(name: str) -> str:
+    admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The servers on the embedded defaults (SQLite records and conversations) or on PostgreSQL (both)."""
     if not MODEL_PATH.exists():
         pytest.fail(f"No trained model at {MODEL_PATH}")
     workdir = tmp_path_factory.mktemp("handoff-restarts")
-    url = seeded_records(workdir)
+    if request.param == "sqlite":
+        url, conversations = seeded_records(workdir), f"sqlite:///{workdir / 'conversations.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")  # tests/conftest.py: skips when PostgreSQL is not there
+        empty_tables(url)
+        with transaction(url) as session:
+            seed_demo_customers(session, count=30, seed=7, today=date.today())
+        conversations = fresh_pg_database(f"{PG_DATABASE}_restart_conversations")
     with transaction(url) as session:
         create_user(session, username="anna", first_name="Anna", password=PASSWORD, role="agent",
                     now=datetime.now(timezone.utc))
@@ -93,7 +112,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
            "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1", "RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
-           "TRACKER_STORE_URL": f"sqlite:///{workdir / 'conversations.db'}", "RASA_API_ENABLED": "true",
+           "TRACKER_STORE_URL": conversations, "RASA_API_ENABLED": "true",
            "RASA_JWT_SECRET": secrets.token_urlsafe(32), "ACTION_SERVER_TOKEN": secrets.token_urlsafe(32),
            "SERVICE_HOURS": "Mo-So 00:00-24:00"}
     for name in ("LOCK_STORE_URL", "EVENT_BROKER_URL"):
