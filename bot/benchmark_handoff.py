@@ -6,13 +6,13 @@ databases the environment names (`--services environment`: DATABASE_URL, TRACKER
 
 1. `agents` agents log in over HTTP (login form, CSRF) and open the console's live channel (GET /console/events).
 2. `customers` customers connect to Rasa's socket.io channel (python-socketio, as the widget) and all ask for
-   a person at once. Queue latency: from the customer's message until the handoff is in the live queue
-   of every agent (one figure per customer and agent).
+   a person within one second (`SPREAD_S`, each at a random moment). Queue latency: from the customer's
+   message until the handoff is in the live queue of every agent (one figure per customer and agent).
 3. Each agent takes its share of the conversations (POST take) and opens each one's live channel
    (?handoff=<id>, as the conversation page does).
 4. Agent messages: every agent posts a reply into each of its conversations (POST reply); latency until
    the customer's socket receives "<first name>: <text>".
-5. Customer messages: all customers write at once; latency until the agent's live channel of that
+5. Customer messages: all customers write within one second; latency until the agent's live channel of that
    conversation shows the text. The assistant must say nothing meanwhile (it is paused).
 6. Every agent hands its conversations back; each customer must hear the assistant again.
 
@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import platform
+import random
 import re
 import secrets
 import subprocess
@@ -53,6 +54,10 @@ from bot.evaluation.metrics import percentile
 from bot.settings import PROJECT_ROOT, Settings
 
 LOST_AFTER_S = 30.0
+# The customers of a burst send within this many seconds, each at a random moment: the console's live channel
+# reads every second (bot/console/live.py), and a burst sent in one instant would meet it always in the same
+# phase (right after a read, the worst case, or right before one, the best).
+SPREAD_S = 1.0
 ASK_FOR_PERSON = "Ich möchte mit einem Menschen sprechen"
 BACK_TEXT = "Ich bin wieder für Sie da"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -65,7 +70,9 @@ SECTION_END = "<!-- handoff-benchmark:end -->"
 class HandoffRun:
     customers: int
     agents: int
+    rounds: int = 1
     setup: str = ""
+    confirm_ms: list[float] = field(default_factory=list)  # per customer: the assistant says it connects
     queue_ms: list[float] = field(default_factory=list)  # per customer and agent
     agent_message_ms: list[float] = field(default_factory=list)
     customer_message_ms: list[float] = field(default_factory=list)
@@ -73,6 +80,7 @@ class HandoffRun:
     lost: list[str] = field(default_factory=list)
     assistant_spoke: list[str] = field(default_factory=list)  # assistant messages during a handoff (must be none)
     seconds: float = 0.0
+    per_round: list[str] = field(default_factory=list)  # one summary line per round
 
     @property
     def ok(self) -> bool:
@@ -113,7 +121,10 @@ class Customer:
         await self.sio.emit("session_request", {"session_id": self.session_id})
         await asyncio.wait_for(self.confirmed.wait(), 10)
 
-    async def say(self, text: str) -> float:
+    async def say(self, text: str, *, after: float = 0.0) -> float:
+        """Send `text` (after `after` seconds); returns when it was sent."""
+        if after:
+            await asyncio.sleep(after)
         sent = time.monotonic()
         await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
                                              "customData": {"language": "de"}})
@@ -274,13 +285,16 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
         await asyncio.gather(*(customer.connect() for customer in customers))
         log(f"{len(consoles)} agents logged in and live, {len(customers)} customers connected")
 
-        # 2. Everybody asks for a person at once.
+        # 2. Everybody asks for a person within a second.
         started = time.monotonic()
-        sent = await asyncio.gather(*(customer.say(ASK_FOR_PERSON) for customer in customers))
+        sent = await asyncio.gather(*(customer.say(ASK_FOR_PERSON, after=random.uniform(0, SPREAD_S))
+                                      for customer in customers))
         confirmations = await asyncio.gather(*(customer.wait_for(lambda t: "verbinde" in t.lower())
                                                for customer in customers))
-        for customer, confirmation in zip(customers, confirmations):
-            if confirmation is None:
+        for customer, confirmation, at in zip(customers, confirmations, sent):
+            if confirmation is not None:
+                run.confirm_ms.append((confirmation - at) * 1000)
+            else:
                 run.lost.append(f"customer {customer.index}: no handoff confirmation; got "
                                 f"{[t for _, t in customer.received][-2:]}")
         ids = handoff_ids(database_url, [c.session_id for c in customers])
@@ -295,7 +309,7 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
                     run.lost.append(f"handoff {handoff_id} never in the live queue of {agent.username}")
                 else:
                     run.queue_ms.append((seen - at) * 1000)
-        log(f"queue: {_stats(run.queue_ms)}")
+        log(f"assistant confirms: {_stats(run.confirm_ms)}; queue: {_stats(run.queue_ms)}")
 
         # 3. Each agent takes its share; the conversation page's live channel opens.
         owned: dict[int, list[tuple[Customer, int, Stream]]] = {agent.index: [] for agent in consoles}
@@ -342,10 +356,11 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
         await asyncio.gather(*(reply_all(agent) for agent in consoles))
         log(f"agent messages: {_stats(run.agent_message_ms)}")
 
-        # 5. All customers write at once; each agent's conversation channel must show it.
+        # 5. All customers write within a second; each agent's conversation channel must show it.
         pairs = [(customer, stream) for agent in consoles for customer, _h, stream in owned[agent.index]]
         texts = [f"Kundennachricht {uuid.uuid4().hex[:8]}" for _ in pairs]
-        sent_at = await asyncio.gather(*(customer.say(text) for (customer, _s), text in zip(pairs, texts)))
+        sent_at = await asyncio.gather(*(customer.say(text, after=random.uniform(0, SPREAD_S))
+                                         for (customer, _s), text in zip(pairs, texts)))
 
         def shown(stream: Stream, text: str) -> float | None:
             return next((at for at, line in stream.lines if line.get("text") == text
@@ -375,7 +390,7 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
         back = await asyncio.gather(*(customer.wait_for(lambda t: BACK_TEXT in t)
                                       for agent in consoles for customer, _h, _s in owned[agent.index]))
         run.lost.extend("a customer did not hear the assistant again after hand back" for at in back if at is None)
-        run.seconds = time.monotonic() - started
+        run.seconds += time.monotonic() - started
         for agent in consoles:
             run.errors.extend(s.error for s in agent.streams if s.error)
     finally:
@@ -407,16 +422,17 @@ def create_agents(database_url: str, count: int) -> list[tuple[str, str, str]]:
     return agents
 
 
-def run_handoff_benchmark(*, customers: int, agents: int, services: str, output: Path | None,
+def run_handoff_benchmark(*, customers: int, agents: int, services: str, output: Path | None, rounds: int = 1,
                           log: Callable[[str], None] = print) -> HandoffRun:
-    """Start the services, run the scenario once, write the report section; returns the run."""
+    """Start the services, run the scenario `rounds` times (new customers, new logins; the figures of all
+    rounds are pooled), write the report section; returns the run."""
     from bot.cli import MODEL_PATH, service_commands
     from bot.rasa_endpoints import write_endpoints
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not MODEL_PATH.exists():
         raise RuntimeError(f"No trained model at {MODEL_PATH}: run `python -m bot.cli setup` first.")
-    run = HandoffRun(customers=customers, agents=agents)
+    run = HandoffRun(customers=customers, agents=agents, rounds=rounds)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="handoff-benchmark-") as tmp:
         workdir = Path(tmp)
         env = handoff_environment(dict(os.environ), workdir, services=services)
@@ -443,8 +459,16 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
         for url, process, logfile in started:
             wait_until_up(url, process, logfile)
         run.setup = f"started by the benchmark, {describe_services(env)}"
-        asyncio.run(scenario(run, rasa_url=f"http://127.0.0.1:{rasa_port}", web_url=f"http://127.0.0.1:{web_port}",
-                             database_url=env["DATABASE_URL"], agents=accounts, log=log))
+        for number in range(1, rounds + 1):
+            this = HandoffRun(customers=customers, agents=agents)
+            log(f"Round {number} of {rounds}")
+            asyncio.run(scenario(this, rasa_url=f"http://127.0.0.1:{rasa_port}", web_url=f"http://127.0.0.1:{web_port}",
+                                 database_url=env["DATABASE_URL"], agents=accounts, log=log))
+            run.per_round.append(f"round {number}: queue {_stats(this.queue_ms)}; agent messages "
+                                 f"{_stats(this.agent_message_ms)}; customer messages {_stats(this.customer_message_ms)}")
+            for name in ("confirm_ms", "queue_ms", "agent_message_ms", "customer_message_ms", "errors", "lost", "assistant_spoke"):
+                getattr(run, name).extend(getattr(this, name))
+            run.seconds += this.seconds
     for problem in (run.errors + run.lost + run.assistant_spoke)[:10]:
         log(f"  problem: {problem}")
     if output is not None:
@@ -470,13 +494,15 @@ def render_section(run: HandoffRun, *, measured_at: datetime, machine: str) -> s
     return "\n".join([
         f"Measured {measured_at:%Y-%m-%d %H:%M} UTC on {machine}; {run.setup}.",
         f"{run.customers} customers (socket.io), {run.agents} agents (console over HTTP + live channel), "
-        f"scenario {run.seconds:.0f} s.", "",
+        f"{run.rounds} round(s), {run.seconds:.0f} s of scenario; figures pooled over the rounds.", "",
         "| what | p50 | p95 | max | n |", "|---|---|---|---|---|",
         *(f"| {name} | {_row(values)} |" for name, values in (
+            ("(for comparison) the assistant answers the request (customer asks -> \"verbinde\" reply)", run.confirm_ms),
             ("queue update (customer asks for a person -> entry in an agent's live queue)", run.queue_ms),
             ("agent message (agent posts reply -> customer's socket receives it)", run.agent_message_ms),
             ("customer message (customer sends -> agent's conversation channel shows it)",
              run.customer_message_ms))),
+        "", *(f"- {line}" for line in run.per_round),
         "", f"Errors: {len(run.errors)}. Lost messages/entries: {lost}. "
             f"Assistant messages during a handoff: {len(run.assistant_spoke)}.",
         *(f"- {problem}" for problem in (run.errors + run.lost + run.assistant_spoke)[:10])])

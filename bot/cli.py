@@ -428,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "TRACKER_STORE_URL, LOCK_STORE_URL, EVENT_BROKER_URL from the environment")
     handoff_bench.add_argument("--customers", type=int, default=50, help="concurrent customer conversations")
     handoff_bench.add_argument("--agents", type=int, default=10, help="agents logged into the console")
+    handoff_bench.add_argument("--rounds", type=int, default=3, help="scenario runs on the same servers (pooled)")
     handoff_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "handoff_benchmark.md",
                                help="report whose generated section for these services is rewritten")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
@@ -471,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.benchmark_handoff import run_handoff_benchmark
 
         return 0 if run_handoff_benchmark(customers=args.customers, agents=args.agents, services=args.services,
-                                          output=args.output).ok else 1
+                                          rounds=args.rounds, output=args.output).ok else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "create-user":
