@@ -291,19 +291,19 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
                                       for customer in customers))
         confirmations = await asyncio.gather(*(customer.wait_for(lambda t: "verbinde" in t.lower())
                                                for customer in customers))
-        for customer, confirmation, at in zip(customers, confirmations, sent):
+        for customer, confirmation, at in zip(customers, confirmations, sent, strict=True):
             if confirmation is not None:
                 run.confirm_ms.append((confirmation - at) * 1000)
             else:
                 run.lost.append(f"customer {customer.index}: no handoff confirmation; got "
                                 f"{[t for _, t in customer.received][-2:]}")
         ids = handoff_ids(database_url, [c.session_id for c in customers])
-        for customer, at in zip(customers, sent):
+        for customer, at in zip(customers, sent, strict=True):
             handoff_id = ids.get(customer.session_id)
             if handoff_id is None:
                 run.lost.append(f"customer {customer.index}: no open handoff stored")
                 continue
-            for agent, stream in zip(consoles, queues):
+            for agent, stream in zip(consoles, queues, strict=True):
                 seen = await wait_until(lambda s=stream, h=handoff_id: s.waiting_seen.get(h), stream.changed)
                 if seen is None:
                     run.lost.append(f"handoff {handoff_id} never in the live queue of {agent.username}")
@@ -360,13 +360,13 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
         pairs = [(customer, stream) for agent in consoles for customer, _h, stream in owned[agent.index]]
         texts = [f"Kundennachricht {uuid.uuid4().hex[:8]}" for _ in pairs]
         sent_at = await asyncio.gather(*(customer.say(text, after=random.uniform(0, SPREAD_S))
-                                         for (customer, _s), text in zip(pairs, texts)))
+                                         for (customer, _s), text in zip(pairs, texts, strict=True)))
 
         def shown(stream: Stream, text: str) -> float | None:
             return next((at for at, line in stream.lines if line.get("text") == text
                          and line.get("author") == "customer"), None)
 
-        for (customer, stream), text, at in zip(pairs, texts, sent_at):
+        for (customer, stream), text, at in zip(pairs, texts, sent_at, strict=True):
             seen = await wait_until(lambda s=stream, t=text: shown(s, t), stream.changed)
             if seen is None:
                 run.lost.append(f"message of customer {customer.index} never shown in the console")
@@ -381,7 +381,7 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
 
         # 6. Hand back; the assistant is back for everyone.
         async def hand_back_all(agent: Agent) -> None:
-            for customer, handoff_id, _stream in owned[agent.index]:
+            for _customer, handoff_id, _stream in owned[agent.index]:
                 answer = await agent.post(f"/console/conversations/{handoff_id}/hand-back")
                 if answer.status_code != 303:
                     run.errors.append(f"hand back {handoff_id}: HTTP {answer.status_code}")
@@ -433,7 +433,9 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
     if not MODEL_PATH.exists():
         raise RuntimeError(f"No trained model at {MODEL_PATH}: run `python -m bot.cli setup` first.")
     run = HandoffRun(customers=customers, agents=agents, rounds=rounds)
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="handoff-benchmark-") as tmp:
+    # The folder outlives the servers (they write their logs and SQLite files into it until they are stopped).
+    with tempfile.TemporaryDirectory(prefix="handoff-benchmark-", ignore_cleanup_errors=True) as tmp, \
+            ExitStack() as stack:
         workdir = Path(tmp)
         env = handoff_environment(dict(os.environ), workdir, services=services)
         rasa_port, action_port, web_port = free_port(), free_port(), free_port()
@@ -464,7 +466,7 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
             log(f"Round {number} of {rounds}")
             asyncio.run(scenario(this, rasa_url=f"http://127.0.0.1:{rasa_port}", web_url=f"http://127.0.0.1:{web_port}",
                                  database_url=env["DATABASE_URL"], agents=accounts, log=log))
-            run.per_round.append(f"round {number}: queue {_stats(this.queue_ms)}; agent messages "
+            run.per_round.append(f"round {number} (load average {os.getloadavg()[0]:.1f}): queue {_stats(this.queue_ms)}; agent messages "
                                  f"{_stats(this.agent_message_ms)}; customer messages {_stats(this.customer_message_ms)}")
             for name in ("confirm_ms", "queue_ms", "agent_message_ms", "customer_message_ms", "errors", "lost", "assistant_spoke"):
                 getattr(run, name).extend(getattr(this, name))
@@ -494,7 +496,8 @@ def render_section(run: HandoffRun, *, measured_at: datetime, machine: str) -> s
     return "\n".join([
         f"Measured {measured_at:%Y-%m-%d %H:%M} UTC on {machine}; {run.setup}.",
         f"{run.customers} customers (socket.io), {run.agents} agents (console over HTTP + live channel), "
-        f"{run.rounds} round(s), {run.seconds:.0f} s of scenario; figures pooled over the rounds.", "",
+        f"{run.rounds} round(s), {run.seconds:.0f} s of scenario; figures pooled over the rounds. The machine is "
+        "shared: the load average (1 min, 2 cores) after each round is given with the round.", "",
         "| what | p50 | p95 | max | n |", "|---|---|---|---|---|",
         *(f"| {name} | {_row(values)} |" for name, values in (
             ("(for comparison) the assistant answers the request (customer asks -> \"verbinde\" reply)", run.confirm_ms),

@@ -319,7 +319,7 @@ async def _send_to_customer(request: web.Request, handoff_id: int, text: str) ->
     problem = await send_pending(request.app, settings_of(request), request.app[RASA_KEY], handoff_id=handoff_id)
     if problem is None:
         return None
-    return (f"Der Assistent war nicht erreichbar (Nachricht). Sie wird automatisch zugestellt, sobald er wieder "
+    return ("Der Assistent war nicht erreichbar (Nachricht). Sie wird automatisch zugestellt, sobald er wieder "
             "erreichbar ist.")
 
 
