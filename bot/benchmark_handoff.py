@@ -81,6 +81,7 @@ class HandoffRun:
     assistant_spoke: list[str] = field(default_factory=list)  # assistant messages during a handoff (must be none)
     seconds: float = 0.0
     per_round: list[str] = field(default_factory=list)  # one summary line per round
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # server -> CPU time used during the rounds
 
     @property
     def ok(self) -> bool:
@@ -259,6 +260,19 @@ async def wait_until(predicate: Callable[[], float | None], event: asyncio.Event
 
 # ---------------------------------------------------------------- the scenario
 
+def unconfirmed_agent_messages(database_url: str, handoff_ids: list[int]) -> int:
+    """Agent messages of these handoffs that the outbox does not record as appended to Rasa and emitted."""
+    from sqlalchemy import func, or_, select
+
+    from bot.records.database import transaction
+    from bot.records.models import AgentMessage
+
+    with transaction(database_url) as session:
+        return session.scalar(select(func.count()).select_from(AgentMessage).where(
+            AgentMessage.handoff_id.in_(handoff_ids),
+            or_(AgentMessage.sent_at.is_(None), AgentMessage.delivered_at.is_(None)))) or 0
+
+
 def handoff_ids(database_url: str, conversation_ids: list[str]) -> dict[str, int]:
     from sqlalchemy import select
 
@@ -391,6 +405,9 @@ async def scenario(run: HandoffRun, *, rasa_url: str, web_url: str, database_url
                                       for agent in consoles for customer, _h, _s in owned[agent.index]))
         run.lost.extend("a customer did not hear the assistant again after hand back" for at in back if at is None)
         run.seconds += time.monotonic() - started
+        open_in_outbox = await asyncio.to_thread(unconfirmed_agent_messages, database_url, list(ids.values()))
+        if open_in_outbox:
+            run.lost.append(f"{open_in_outbox} agent message(s) not marked sent and delivered in the outbox")
         for agent in consoles:
             run.errors.extend(s.error for s in agent.streams if s.error)
     finally:
@@ -461,6 +478,8 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
         for url, process, logfile in started:
             wait_until_up(url, process, logfile)
         run.setup = f"started by the benchmark, {describe_services(env)}"
+        servers = {label: process.pid for label, (_url, process, _log) in zip(health, started, strict=True)}
+        cpu_before = {label: cpu_seconds(pid) for label, pid in servers.items()}
         for number in range(1, rounds + 1):
             this = HandoffRun(customers=customers, agents=agents)
             log(f"Round {number} of {rounds}")
@@ -471,6 +490,7 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
             for name in ("confirm_ms", "queue_ms", "agent_message_ms", "customer_message_ms", "errors", "lost", "assistant_spoke"):
                 getattr(run, name).extend(getattr(this, name))
             run.seconds += this.seconds
+        run.cpu_seconds = {label: cpu_seconds(pid) - cpu_before[label] for label, pid in servers.items()}
     for problem in (run.errors + run.lost + run.assistant_spoke)[:10]:
         log(f"  problem: {problem}")
     if output is not None:
@@ -479,6 +499,15 @@ def run_handoff_benchmark(*, customers: int, agents: int, services: str, output:
         output.write_text(rewrite_report(output.read_text() if output.exists() else None, section, services))
         log(f"Written to {output}")
     return run
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> str:
@@ -506,6 +535,8 @@ def render_section(run: HandoffRun, *, measured_at: datetime, machine: str) -> s
             ("customer message (customer sends -> agent's conversation channel shows it)",
              run.customer_message_ms))),
         "", *(f"- {line}" for line in run.per_round),
+        "", "CPU time of the servers during the rounds: " + ", ".join(
+            f"{label} {seconds:.0f} s" for label, seconds in run.cpu_seconds.items()) + ".",
         "", f"Errors: {len(run.errors)}. Lost messages/entries: {lost}. "
             f"Assistant messages during a handoff: {len(run.assistant_spoke)}.",
         *(f"- {problem}" for problem in (run.errors + run.lost + run.assistant_spoke)[:10])])
