@@ -5,6 +5,7 @@
                                        crashes; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
+    python -m bot.cli handoff-benchmark  live handoffs: queue and message latency, customers and agents at once
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
@@ -419,6 +420,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rounds", type=int, default=2, help="alternating rounds")
     bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md",
                        help="report whose generated section is rewritten (notes outside it stay)")
+    handoff_bench = commands.add_parser(
+        "handoff-benchmark", help="measure live handoffs: customers on socket.io, agents in the console "
+                                  "(bot.benchmark_handoff)")
+    handoff_bench.add_argument("--services", choices=("embedded", "environment"), default="embedded",
+                               help="fresh SQLite records and conversations (embedded), or DATABASE_URL, "
+                                    "TRACKER_STORE_URL, LOCK_STORE_URL, EVENT_BROKER_URL from the environment")
+    handoff_bench.add_argument("--customers", type=int, default=50, help="concurrent customer conversations")
+    handoff_bench.add_argument("--agents", type=int, default=10, help="agents logged into the console")
+    handoff_bench.add_argument("--rounds", type=int, default=3, help="scenario runs on the same servers (pooled)")
+    handoff_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "handoff_benchmark.md",
+                               help="report whose generated section for these services is rewritten")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
     evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
@@ -456,6 +468,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_benchmark(url=args.url, users=args.users, conversations=args.conversations, rounds=args.rounds,
                              services=args.services, output=args.output)
+    elif args.command == "handoff-benchmark":
+        from bot.benchmark_handoff import run_handoff_benchmark
+
+        return 0 if run_handoff_benchmark(customers=args.customers, agents=args.agents, services=args.services,
+                                          rounds=args.rounds, output=args.output).ok else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "create-user":

@@ -35,7 +35,7 @@ from bot.console.transcript import read_conversation
 from bot.handoff import queue
 from bot.handoff.queue import HandoffError
 from bot.records.database import transaction
-from bot.records.models import AgentMessage, HandoffRequest, StaffUser
+from bot.records.models import HandoffRequest, StaffUser
 from bot.retention.formatting import berlin_date, berlin_time
 from bot.settings import Settings
 
@@ -305,8 +305,10 @@ async def take(request: web.Request) -> web.StreamResponse:
 
 async def _send_to_customer(request: web.Request, handoff_id: int, text: str) -> str | None:
     """Store the agent's message (outbox), hand it (and any earlier one Rasa did not take) to Rasa, mark them
-    sent; None when all went out, else what the agent is told (the message stays stored)."""
-    from bot.handoff.messages import mark_failed, mark_sent, record_agent_message
+    sent; None when all went out, else what the agent is told (the message stays stored, and the web app
+    hands it to Rasa by itself once Rasa is reachable again: bot.console.delivery)."""
+    from bot.console.delivery import send_pending
+    from bot.handoff.messages import record_agent_message
 
     login = login_of(request)
 
@@ -314,32 +316,11 @@ async def _send_to_customer(request: web.Request, handoff_id: int, text: str) ->
         record_agent_message(session, handoff_id=handoff_id, agent_id=login.user_id, text=text, now=now())
 
     await in_records(request, store)
-
-    def waiting(session: Session) -> list[tuple[int, str, str, str, str]]:
-        return [(message.id, message.conversation_id, handoff.channel, message.text, first_name)
-                for message, handoff, first_name in session.execute(
-                    select(AgentMessage, HandoffRequest, StaffUser.first_name)
-                    .join(HandoffRequest, HandoffRequest.id == AgentMessage.handoff_id)
-                    .join(StaffUser, StaffUser.id == AgentMessage.agent_id)
-                    .where(AgentMessage.handoff_id == handoff_id, AgentMessage.sent_at.is_(None))
-                    .order_by(AgentMessage.id))]
-
-    async def send(message_id: int, conversation_id: str, channel: str, message_text: str,
-                   first_name: str) -> str | None:
-        problem = await _rasa(request, "Nachricht", lambda api: api.send_agent_message(
-            conversation_id, channel=channel, text=message_text, agent_first_name=first_name, message_id=message_id))
-        if problem is not None:
-            await in_records(request, lambda session: mark_failed(session, message_id, problem))
-        else:
-            await in_records(request, lambda session: mark_sent(session, message_id, now()))
-        return problem
-
-    # Earlier messages that did not reach Rasa (it was down) go first, in order, then this one.
-    for pending in await in_records(request, waiting):
-        problem = await send(*pending)
-        if problem is not None:
-            return problem
-    return None
+    problem = await send_pending(request.app, settings_of(request), request.app[RASA_KEY], handoff_id=handoff_id)
+    if problem is None:
+        return None
+    return ("Der Assistent war nicht erreichbar (Nachricht). Sie wird automatisch zugestellt, sobald er wieder "
+            "erreichbar ist.")
 
 
 @access_rule(roles=AGENT_ROLES)
