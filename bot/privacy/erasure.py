@@ -1,0 +1,276 @@
+"""Right to erasure (Art. 17 GDPR) for one customer: `python -m bot.cli erase-customer K123456`.
+
+Removed: the customer's conversations in the tracker store and in the analytics pipeline's event table (found
+through the records and by the customer's number, contract numbers, e-mail address, full name or verified id
+in any event), the not-understood messages and dissatisfaction insights of those conversations, handoffs
+(with callback phone) and agents' messages, verification attempts and locks, complaints.
+
+Anonymised, because the law requires the record itself to be kept (Art. 17(3)(b) GDPR): the customer row
+(name, e-mail, postcode, birth date, customer number replaced), contract numbers, cancellations and
+cancellation requests (the declaration and its confirmation are proof under § 312k BGB and commercial
+letters under § 257 HGB), confirmation e-mails (proof of when the confirmation was sent), the conversation in
+which the cancellation was declared (masked, so the button and times can still be shown in a dispute).
+Kept as they are, without personal data: contracts, invoices (§ 147 AO, § 257 HGB), offer decisions,
+analytics facts (the customer reference removed), ratings (the customer reference removed).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+
+from bot.privacy.event_tables import EventTable, StoredEvent
+from bot.privacy.masking import mask_text, personal_values
+from bot.records.database import transaction
+from bot.records.models import (
+    AgentMessage,
+    Cancellation,
+    CancellationRequest,
+    Complaint,
+    Contract,
+    ConversationFact,
+    ConversationInsight,
+    Customer,
+    FallbackMessage,
+    HandoffRequest,
+    OfferDecision,
+    OutboxEmail,
+    SatisfactionRating,
+    VerificationAttempt,
+    VerificationLock,
+)
+
+logger = logging.getLogger(__name__)
+
+ERASED = "[gelöscht]"
+ERASED_TEXT = "[entfernt: personenbezogene Angabe]"
+ERASED_BIRTH_DATE = date(1900, 1, 1)
+ERASED_POSTCODE = "00000"
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class UnknownCustomer(LookupError):
+    """No customer has this customer number."""
+
+
+@dataclass
+class ErasureReport:
+    customer_number: str
+    conversations_deleted: list[str] = field(default_factory=list)
+    conversations_anonymised: list[str] = field(default_factory=list)
+    removed: dict[str, int] = field(default_factory=dict)
+    anonymised: dict[str, int] = field(default_factory=dict)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+
+    def text(self) -> str:
+        lines = [f"Erased customer {self.customer_number}."]
+        lines.append("Removed:")
+        lines += [f"  {what}: {count}" for what, count in self.removed.items()]
+        lines.append("Anonymised (personal fields replaced, row kept):")
+        lines += [f"  {what}: {count}" for what, count in self.anonymised.items()]
+        lines.append("Kept, and why:")
+        lines += [f"  {what}: {why}" for what, why in self.kept]
+        return "\n".join(lines)
+
+
+def _base36(number: int, width: int) -> str:
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+    return digits.rjust(width, "0")
+
+
+def erased_customer_number(customer_id: int) -> str:
+    """A placeholder customer number that no real one has (customer numbers are K + 6 digits)."""
+    return "X" + _base36(customer_id, 6)
+
+
+def erased_contract_number(contract_id: int) -> str:
+    return "X" + _base36(contract_id, 8)
+
+
+def _needles(values: Sequence[str]) -> list[re.Pattern[str]]:
+    """Patterns that find the customer's identifying values as words in event JSON (decoded)."""
+    return [re.compile(r"(?<![\w@.])" + r"\s+".join(re.escape(p) for p in v.split()) + r"(?![\w@])", re.IGNORECASE)
+            for v in values]
+
+
+def _event_mentions(stored: StoredEvent, needles: list[re.Pattern[str]], customer_id: int) -> bool:
+    event = stored.event
+    if event.get("event") == "slot" and event.get("name") == "verified_customer":
+        try:
+            if event.get("value") is not None and int(float(event["value"])) == customer_id:
+                return True
+        except (TypeError, ValueError):
+            pass
+    text = json.dumps(event, ensure_ascii=False)
+    return any(needle.search(text) for needle in needles)
+
+
+def _anonymise_value(value: Any, known: list[str], needles: list[re.Pattern[str]]) -> Any:
+    if isinstance(value, str):
+        masked = mask_text(value, known_values=known)
+        return ERASED_TEXT if any(n.search(masked) for n in needles) else masked
+    if isinstance(value, dict):
+        return {key: _anonymise_value(item, known, needles) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_anonymise_value(item, known, needles) for item in value]
+    return value
+
+
+def _count(report: dict[str, int], what: str, number: int) -> None:
+    if number:
+        report[what] = report.get(what, 0) + number
+
+
+def erase_customer(customer_number: str, *, records_url: str, event_store_urls: Sequence[str],
+                   broker_urls: Sequence[str] = ()) -> ErasureReport:
+    """Erase one customer's personal data everywhere but where the law requires a record; what was done."""
+    number = customer_number.strip().upper()
+    report = ErasureReport(customer_number=number)
+    with transaction(records_url) as session:
+        customer = session.scalars(select(Customer).where(Customer.customer_number == number)).one_or_none()
+        if customer is None:
+            raise UnknownCustomer(number)
+        customer_id = customer.id
+        values = personal_values(session, customer_id)
+        contract_numbers = list(session.scalars(select(Contract.contract_number)
+                                                .where(Contract.customer_id == customer_id)))
+        phones = [p for p in session.scalars(select(HandoffRequest.callback_phone).where(
+            HandoffRequest.customer_id == customer_id, HandoffRequest.callback_phone.is_not(None)))]
+        extra = [r for r in session.scalars(select(Cancellation.extra_recipient).where(
+            Cancellation.customer_id == customer_id, Cancellation.extra_recipient.is_not(None)))]
+        values = sorted(set(values) | set(phones) | set(extra))
+        conversations: set[str] = set()
+        for column, condition in (
+            (OfferDecision.conversation_id, OfferDecision.customer_id == customer_id),
+            (Cancellation.conversation_id, Cancellation.customer_id == customer_id),
+            (HandoffRequest.conversation_id, HandoffRequest.customer_id == customer_id),
+            (ConversationInsight.conversation_id, ConversationInsight.customer_id == customer_id),
+            (SatisfactionRating.conversation_id, SatisfactionRating.customer_id == customer_id),
+            (ConversationFact.conversation_id, ConversationFact.customer_id == customer_id),
+            (CancellationRequest.conversation_id, or_(CancellationRequest.customer_id == customer_id,
+                                                      CancellationRequest.customer_number == number)),
+            (Complaint.conversation_id, Complaint.customer_id == customer_id),
+            (VerificationAttempt.conversation_id, VerificationAttempt.customer_number == number),
+            (VerificationLock.conversation_id, VerificationLock.customer_number == number),
+        ):
+            conversations |= {c for c in session.scalars(select(column).where(condition)) if c}
+        evidence = {c for c in session.scalars(select(Cancellation.conversation_id).where(
+            Cancellation.customer_id == customer_id)) if c}
+        evidence |= {c for c in session.scalars(select(CancellationRequest.conversation_id).where(
+            or_(CancellationRequest.customer_id == customer_id, CancellationRequest.customer_number == number)))}
+
+    # Identifying values: numbers, contract numbers, e-mail, full name, phone numbers (not a first name alone).
+    identifying = [v for v in values if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)?", v)
+                   and not re.fullmatch(r"\d{5}", v) and not re.fullmatch(r"[\d./-]+", v)]
+    id_needles = _needles(identifying)
+    all_needles = _needles(values)
+    for url in [*event_store_urls, *broker_urls]:
+        table = EventTable(url)
+        try:
+            conversations |= table.conversations_matching(
+                lambda stored: _event_mentions(stored, id_needles, customer_id))
+        finally:
+            table.dispose()
+
+    to_delete = conversations - evidence
+    for url in event_store_urls:
+        table = EventTable(url)
+        try:
+            _count(report.removed, "tracker store events", table.delete_conversations(to_delete))
+            _count(report.anonymised, "tracker store events (cancellation conversations)",
+                   table.rewrite_conversations(conversations & evidence,
+                                               lambda event: _anonymise_value(event, values, all_needles)))
+        finally:
+            table.dispose()
+    for url in broker_urls:
+        table = EventTable(url)
+        try:
+            _count(report.removed, "analytics event broker events", table.delete_conversations(conversations))
+        finally:
+            table.dispose()
+    report.conversations_deleted = sorted(to_delete)
+    report.conversations_anonymised = sorted(conversations & evidence)
+
+    with transaction(records_url) as session:
+        ids = sorted(conversations)
+        handoffs = select(HandoffRequest.id).where(or_(HandoffRequest.customer_id == customer_id,
+                                                       HandoffRequest.conversation_id.in_(ids)))
+        _count(report.removed, "agent messages", session.execute(
+            delete(AgentMessage).where(or_(AgentMessage.handoff_id.in_(handoffs),
+                                           AgentMessage.conversation_id.in_(ids)))).rowcount)
+        _count(report.removed, "handoff requests (with callback phone)", session.execute(
+            delete(HandoffRequest).where(or_(HandoffRequest.customer_id == customer_id,
+                                             HandoffRequest.conversation_id.in_(ids)))).rowcount)
+        _count(report.removed, "not-understood messages (analytics)", session.execute(
+            delete(FallbackMessage).where(FallbackMessage.conversation_id.in_(ids))).rowcount)
+        _count(report.removed, "dissatisfaction insights", session.execute(
+            delete(ConversationInsight).where(or_(ConversationInsight.customer_id == customer_id,
+                                                  ConversationInsight.conversation_id.in_(ids)))).rowcount)
+        _count(report.removed, "verification attempts", session.execute(
+            delete(VerificationAttempt).where(or_(VerificationAttempt.customer_number == number,
+                                                  VerificationAttempt.conversation_id.in_(ids)))).rowcount)
+        _count(report.removed, "verification locks", session.execute(
+            delete(VerificationLock).where(or_(VerificationLock.customer_number == number,
+                                               VerificationLock.conversation_id.in_(ids)))).rowcount)
+        _count(report.removed, "complaints", session.execute(
+            delete(Complaint).where(Complaint.customer_id == customer_id)).rowcount)
+        _count(report.anonymised, "analytics facts (customer reference removed)", session.execute(
+            update(ConversationFact).where(or_(ConversationFact.customer_id == customer_id,
+                                               ConversationFact.conversation_id.in_(ids)))
+            .values(customer_id=None, contract_id=None)).rowcount)
+        _count(report.anonymised, "satisfaction ratings (customer reference removed)", session.execute(
+            update(SatisfactionRating).where(SatisfactionRating.customer_id == customer_id)
+            .values(customer_id=None)).rowcount)
+        _count(report.anonymised, "cancellations (second e-mail address removed)", session.execute(
+            update(Cancellation).where(Cancellation.customer_id == customer_id,
+                                       Cancellation.extra_recipient.is_not(None))
+            .values(extra_recipient=None)).rowcount)
+        _count(report.anonymised, "cancellation requests (name, number, address)", session.execute(
+            update(CancellationRequest).where(or_(CancellationRequest.customer_id == customer_id,
+                                                  CancellationRequest.customer_number == number))
+            .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)).rowcount)
+        emails = 0
+        for email in session.scalars(select(OutboxEmail)):
+            text = f"{email.recipient}\n{email.subject}\n{email.body}"
+            if any(n.search(text) for n in id_needles):
+                email.recipient = ERASED
+                email.subject = _anonymise_value(email.subject, values, all_needles)
+                email.body = _anonymise_value(email.body, values, all_needles)
+                emails += 1
+        _count(report.anonymised, "e-mails sent (recipient and personal data removed)", emails)
+        contracts = list(session.scalars(select(Contract).where(Contract.customer_id == customer_id)))
+        for contract in contracts:
+            contract.contract_number = erased_contract_number(contract.id)
+        _count(report.anonymised, "contracts (contract number replaced)", len(contracts))
+        customer = session.get(Customer, customer_id)
+        customer.customer_number = erased_customer_number(customer_id)
+        customer.first_name = customer.last_name = ERASED
+        customer.email = f"geloescht-{customer_id}@invalid.example"
+        customer.postcode = ERASED_POSTCODE
+        customer.birth_date = ERASED_BIRTH_DATE
+        _count(report.anonymised, "customer record (name, e-mail, postcode, birth date, customer number)", 1)
+        cancellations = session.scalars(select(Cancellation).where(Cancellation.customer_id == customer_id)).all()
+    report.kept = [
+        (f"cancellations ({len(cancellations)}) with dates, kind, reason and confirmation number",
+         "proof of the cancellation and its confirmation (§ 312k BGB), a commercial letter kept for 6 years "
+         "(§ 257 HGB); Art. 17(3)(b) GDPR"),
+        ("the conversations in which a cancellation was declared, masked",
+         "evidence for disputes about the cancellation button and confirmation (§ 312k BGB)"),
+        (f"contracts ({len(contracts)}), invoices and offer decisions, without name or numbers",
+         "accounting records, kept for up to 10 years (§ 147 AO, § 257 HGB)"),
+        ("confirmation e-mails (subject, text and times, personal data masked)",
+         "proof of when the confirmation was sent (§ 312k Abs. 4 BGB)"),
+        ("analytics facts and ratings without a customer reference", "no longer personal data"),
+    ]
+    logger.info("Customer erased (id %s): %d conversations deleted, %d anonymised", customer_id,
+                len(report.conversations_deleted), len(report.conversations_anonymised))
+    return report
