@@ -24,6 +24,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from bot.privacy.event_tables import EventTable, StoredEvent
 from bot.privacy.masking import mask_text, personal_values
@@ -47,6 +49,11 @@ from bot.records.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _bulk(session: Session, statement: Executable) -> int:
+    """Run a bulk DELETE or UPDATE; the rows it touched (loaded objects are not synchronised: none are)."""
+    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
 
 ERASED = "[gelöscht]"
 ERASED_TEXT = "[entfernt: personenbezogene Angabe]"
@@ -141,8 +148,6 @@ def erase_customer(customer_number: str, *, records_url: str, event_store_urls: 
             raise UnknownCustomer(number)
         customer_id = customer.id
         values = personal_values(session, customer_id)
-        contract_numbers = list(session.scalars(select(Contract.contract_number)
-                                                .where(Contract.customer_id == customer_id)))
         phones = [p for p in session.scalars(select(HandoffRequest.callback_phone).where(
             HandoffRequest.customer_id == customer_id, HandoffRequest.callback_phone.is_not(None)))]
         extra = [r for r in session.scalars(select(Cancellation.extra_recipient).where(
@@ -204,40 +209,40 @@ def erase_customer(customer_number: str, *, records_url: str, event_store_urls: 
         ids = sorted(conversations)
         handoffs = select(HandoffRequest.id).where(or_(HandoffRequest.customer_id == customer_id,
                                                        HandoffRequest.conversation_id.in_(ids)))
-        _count(report.removed, "agent messages", session.execute(
+        _count(report.removed, "agent messages", _bulk(session,
             delete(AgentMessage).where(or_(AgentMessage.handoff_id.in_(handoffs),
-                                           AgentMessage.conversation_id.in_(ids)))).rowcount)
-        _count(report.removed, "handoff requests (with callback phone)", session.execute(
+                                           AgentMessage.conversation_id.in_(ids)))))
+        _count(report.removed, "handoff requests (with callback phone)", _bulk(session,
             delete(HandoffRequest).where(or_(HandoffRequest.customer_id == customer_id,
-                                             HandoffRequest.conversation_id.in_(ids)))).rowcount)
-        _count(report.removed, "not-understood messages (analytics)", session.execute(
-            delete(FallbackMessage).where(FallbackMessage.conversation_id.in_(ids))).rowcount)
-        _count(report.removed, "dissatisfaction insights", session.execute(
+                                             HandoffRequest.conversation_id.in_(ids)))))
+        _count(report.removed, "not-understood messages (analytics)", _bulk(session,
+            delete(FallbackMessage).where(FallbackMessage.conversation_id.in_(ids))))
+        _count(report.removed, "dissatisfaction insights", _bulk(session,
             delete(ConversationInsight).where(or_(ConversationInsight.customer_id == customer_id,
-                                                  ConversationInsight.conversation_id.in_(ids)))).rowcount)
-        _count(report.removed, "verification attempts", session.execute(
+                                                  ConversationInsight.conversation_id.in_(ids)))))
+        _count(report.removed, "verification attempts", _bulk(session,
             delete(VerificationAttempt).where(or_(VerificationAttempt.customer_number == number,
-                                                  VerificationAttempt.conversation_id.in_(ids)))).rowcount)
-        _count(report.removed, "verification locks", session.execute(
+                                                  VerificationAttempt.conversation_id.in_(ids)))))
+        _count(report.removed, "verification locks", _bulk(session,
             delete(VerificationLock).where(or_(VerificationLock.customer_number == number,
-                                               VerificationLock.conversation_id.in_(ids)))).rowcount)
-        _count(report.removed, "complaints", session.execute(
-            delete(Complaint).where(Complaint.customer_id == customer_id)).rowcount)
-        _count(report.anonymised, "analytics facts (customer reference removed)", session.execute(
+                                               VerificationLock.conversation_id.in_(ids)))))
+        _count(report.removed, "complaints", _bulk(session,
+            delete(Complaint).where(Complaint.customer_id == customer_id)))
+        _count(report.anonymised, "analytics facts (customer reference removed)", _bulk(session,
             update(ConversationFact).where(or_(ConversationFact.customer_id == customer_id,
                                                ConversationFact.conversation_id.in_(ids)))
-            .values(customer_id=None, contract_id=None)).rowcount)
-        _count(report.anonymised, "satisfaction ratings (customer reference removed)", session.execute(
+            .values(customer_id=None, contract_id=None)))
+        _count(report.anonymised, "satisfaction ratings (customer reference removed)", _bulk(session,
             update(SatisfactionRating).where(SatisfactionRating.customer_id == customer_id)
-            .values(customer_id=None)).rowcount)
-        _count(report.anonymised, "cancellations (second e-mail address removed)", session.execute(
+            .values(customer_id=None)))
+        _count(report.anonymised, "cancellations (second e-mail address removed)", _bulk(session,
             update(Cancellation).where(Cancellation.customer_id == customer_id,
                                        Cancellation.extra_recipient.is_not(None))
-            .values(extra_recipient=None)).rowcount)
-        _count(report.anonymised, "cancellation requests (name, number, address)", session.execute(
+            .values(extra_recipient=None)))
+        _count(report.anonymised, "cancellation requests (name, number, address)", _bulk(session,
             update(CancellationRequest).where(or_(CancellationRequest.customer_id == customer_id,
                                                   CancellationRequest.customer_number == number))
-            .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)).rowcount)
+            .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)))
         emails = 0
         for email in session.scalars(select(OutboxEmail)):
             text = f"{email.recipient}\n{email.subject}\n{email.body}"

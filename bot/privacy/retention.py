@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from bot.privacy.event_tables import EventTable
 from bot.records.database import transaction
@@ -32,6 +34,11 @@ from bot.records.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _bulk(session: Session, statement: Executable) -> int:
+    """Run a bulk DELETE or UPDATE; the rows it touched (loaded objects are not synchronised: none are)."""
+    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
 
 
 @dataclass
@@ -73,23 +80,23 @@ def purge_transcripts(*, records_url: str, event_store_urls: Sequence[str], brok
         finally:
             table.dispose()
     with transaction(records_url) as session:
-        report.agent_messages += session.execute(
-            delete(AgentMessage).where(AgentMessage.created_at < cutoff)).rowcount
-        report.fallback_messages += session.execute(
-            delete(FallbackMessage).where(FallbackMessage.at < cutoff)).rowcount
-        report.callback_phones += session.execute(
+        report.agent_messages += _bulk(session,
+            delete(AgentMessage).where(AgentMessage.created_at < cutoff))
+        report.fallback_messages += _bulk(session,
+            delete(FallbackMessage).where(FallbackMessage.at < cutoff))
+        report.callback_phones += _bulk(session,
             update(HandoffRequest).where(HandoffRequest.created_at < cutoff, HandoffRequest.callback_phone.is_not(None))
-            .values(callback_phone=None)).rowcount
+            .values(callback_phone=None))
 
 
 def purge_analytics(*, records_url: str, cutoff: datetime, report: PurgeReport) -> None:
     """Delete conversation facts that ended before cutoff, their processed event keys, and old insights."""
     with transaction(records_url) as session:
-        report.facts += session.execute(delete(ConversationFact).where(ConversationFact.ended_at < cutoff)).rowcount
-        report.processed_events += session.execute(
-            delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff)).rowcount
-        report.insights += session.execute(
-            delete(ConversationInsight).where(ConversationInsight.updated_at < cutoff)).rowcount
+        report.facts += _bulk(session, delete(ConversationFact).where(ConversationFact.ended_at < cutoff))
+        report.processed_events += _bulk(session,
+            delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff))
+        report.insights += _bulk(session,
+            delete(ConversationInsight).where(ConversationInsight.updated_at < cutoff))
 
 
 def purge_expired(*, records_url: str, event_store_urls: Sequence[str], broker_urls: Sequence[str] = (),
