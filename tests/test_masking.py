@@ -86,8 +86,24 @@ def test_patterns_are_masked_without_known_values() -> None:
     assert mask_text("Mein Name ist Max Mustermann.", today=TODAY) == f"Mein Name ist {NAME}."
 
 
+@pytest.mark.parametrize(("text", "masked"), [
+    ("0049 171 2345678", PHONE),
+    ("+49 (0) 171-234 56 78", PHONE),
+    ("Tel: 030/1234567", f"Tel: {PHONE}"),
+    ("Bahnhofstr.5", ADDRESS),
+    ("Berliner Straße 12, 10115 Berlin", f"{ADDRESS}, {POSTCODE} Berlin"),
+    ("Mein Geburtstag ist der 3.2.61", f"Mein Geburtstag ist der {BIRTH_DATE}"),
+    ("Kundennr. 123456, Vertragsnummer: 12345678", f"Kundennr. {CUSTOMER_NUMBER}, Vertragsnummer: {CONTRACT_NUMBER}"),
+    ("Frau Yilmaz und Herr Kowalski", f"Frau {NAME} und Herr {NAME}"),
+])
+def test_formats(text: str, masked: str) -> None:
+    assert mask_text(text, today=TODAY) == masked
+
+
 @pytest.mark.parametrize("text", [
     "Ihr Vertrag endet am 31.03.2027. Ihre Bestätigungsnummer: KB-ABCD2345",
+    "Ihre Kündigung ist am 01.12.2026 um 17:11 Uhr bei uns eingegangen.",
+    "[Herunterladen](http://127.0.0.1:53803/kuendigung/KB-PNJM28FK.txt?expires=1798733511&token=ee6a89c16a2a45)",
     "Der Tarif kostet 29,99 € im Monat, Sie sparen 120,00 € im Jahr.",
     "Ich möchte kündigen, weil es zu teuer ist.",
     "[entfernt: Angabe zur Identifizierung]",

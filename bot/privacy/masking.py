@@ -51,13 +51,16 @@ _CONTRACT_NUMBER = re.compile(r"\bV\s?-?\s?\d{8}\b|(?<=vertragsnummer)(\s*(?:ist
 # +49 30 1234567, 0049-171-1234567, 030/1234567, (030) 123 45 67, 0171 1234567: seven to 15 digits.
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[\s/-]?(?:\(0\)\s?)?\d[\d\s/-]{5,16}\d(?!\w)"
                     r"|(?<![\w+])\(?0\d{2,5}\)?[\s/-]?\d[\d\s/-]{3,12}\d(?!\w)")
-_STREET_WORD = (r"(?:[A-ZÄÖÜ][\wäöüß.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee"
-                r"|pfad|steig|markt|graben|wall|stieg|kamp|hof|berg|feld|tor)"
+_STREET_WORD = (r"(?:[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|weg|platz|allee|gasse|ring|damm|ufer|chaussee"
+                r"|pfad|steig|markt|graben|wall|stieg|kamp|hof|berg|feld)"
                 r"|(?:Am|An der|An den|Auf der|Auf dem|Im|In der|Zum|Zur|Unter den)\s+[A-ZÄÖÜ][\wäöüß-]+"
-                r"|(?:Straße|Strasse|Platz|Allee)\s+(?:der|des|am|an der)\s+[\wäöüß.-]+(?:\s+[\wäöüß.-]+)?)")
-_STREET = re.compile(r"(?<!\w)(?:" + _STREET_WORD + r"|[A-ZÄÖÜ][\wäöüß-]+\s+(?:Straße|Strasse|Str\.|Weg|Platz"
-                     r"|Allee|Gasse|Ring|Damm))\s+\d{1,4}\s?[a-zA-Z]?(?:\s?[-/]\s?\d{1,4}[a-zA-Z]?)?(?!\w)")
-_POSTCODE = re.compile(r"(?<![\d.,])\b\d{5}\b(?![.,]\d)")
+                r"|(?:Straße|Strasse|Platz|Allee)\s+(?:der|des|am|an der)\s+[\wäöüß.-]+(?:\s+[\wäöüß.-]+)?"
+                r"|[A-ZÄÖÜ][\wäöüß-]+\s+(?:Straße|Strasse|Weg|Platz|Allee|Gasse|Ring|Damm))")
+_HOUSE_NUMBER = r"\d{1,4}\s?[a-zA-Z]?(?:\s?[-/]\s?\d{1,4}[a-zA-Z]?)?(?!\w)"
+# "Goethestraße 17a", "Am Markt 5", "Straße des 17. Juni 135", "Berliner Straße 12", "Bahnhofstr.5".
+_STREET = re.compile(r"(?<!\w)(?:" + _STREET_WORD + r"\s+|[A-ZÄÖÜ][\wäöüß-]*(?:str|Str)\.\s*)" + _HOUSE_NUMBER)
+# Five digits standing alone; not a port ("127.0.0.1:53803") or part of a URL's query.
+_POSTCODE = re.compile(r"(?<![\d.,/=?&])(?<!\d:)\b\d{5}\b(?![.,]\d)")
 # "Ich heiße Max Mustermann", "Mein Name ist ...", "Name: ...", "Herr/Frau ...": the capitalised words after.
 _NAME_CUE = re.compile(r"((?i:ich hei(?:ß|ss)e|mein name ist|mein name lautet|name\s*:|herrn?|frau|hier spricht"
                        r"|hier schreibt)\s+)((?:(?:von|van|de|di|da|zu)\s+)?[A-ZÄÖÜŁŚŻ][\wäöüßłńśżźąęó'-]+"
