@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from bot.privacy.audit import audit_export, audit_json, audit_text
 from bot.privacy.erasure import erase_customer
+from bot.privacy.masking import personal_values
 from bot.records.database import transaction
 from bot.records.models import Cancellation, Customer
 from bot.settings import PROJECT_ROOT
 from tests.servers import RunningAssistant
+from tests.test_erasure import leftovers
 
 pytestmark = pytest.mark.e2e
 
@@ -91,11 +93,21 @@ def test_audit_export_of_a_cancellation_with_a_declined_offer(assistant: Running
                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "No conversation" in missing.stderr
 
-    # After the customer's erasure the dispute record still reads: buttons, times, confirmation, no personal data.
+    # After the customer's erasure the dispute record still reads: buttons, times, confirmation, no personal data;
+    # and nothing of the customer is left in the records or in what Rasa itself wrote to the tracker store.
+    with transaction(assistant.database_url) as session:
+        customer_id = session.scalars(select(Customer.id).where(Customer.customer_number == "K100001")).one()
+        values = personal_values(session, customer_id)
+        others = {v.lower() for other in session.scalars(select(Customer.id).where(Customer.id != customer_id))
+                  for v in personal_values(session, other)}
+    values = [v for v in values if v.lower() not in others]
+    stores = [assistant.database_url, assistant.tracker_store_url]
+    assert len(leftovers(stores, values)) > 10
     erase_customer("K100001", records_url=assistant.database_url, event_store_urls=[assistant.tracker_store_url])
     after = audit_export(sender, records_url=assistant.database_url, tracker_store_url=assistant.tracker_store_url)
     assert after.cancel_now_button_shown_at == export.cancel_now_button_shown_at
     assert after.cancellations[0]["confirmation_number"] == confirmation_number
+    assert leftovers(stores, values) == []
     rendered = audit_json(after) + audit_text(after)
     for value in ("K100001", "Schmidt", email, "V10000001"):
         assert value not in rendered

@@ -107,7 +107,7 @@ def _tracker_store(url: str) -> RedactingSQLTrackerStore:
     return RedactingSQLTrackerStore(Domain.empty(), dialect="postgresql", host=url)
 
 
-def _all_cells(url: str) -> list[tuple[str, str, str]]:
+def all_cells(url: str) -> list[tuple[str, str, str]]:
     """(table, column, text) for every non-empty cell of every table; JSON also decoded (umlauts as typed)."""
     engine = make_engine(url)
     cells: list[tuple[str, str, str]] = []
@@ -132,11 +132,11 @@ def _all_cells(url: str) -> list[tuple[str, str, str]]:
     return cells
 
 
-def _leftovers(urls: list[str], values: list[str]) -> list[str]:
+def leftovers(urls: list[str], values: list[str]) -> list[str]:
     patterns = [(v, re.compile(r"(?<![\w@.])" + re.escape(v) + r"(?![\w@])", re.IGNORECASE)) for v in values]
     found = []
     for url in urls:
-        for table, column, text in _all_cells(url):
+        for table, column, text in all_cells(url):
             found += [f"{table}.{column}: {v!r} in {text[:120]!r}" for v, p in patterns if p.search(text)]
     return found
 
@@ -229,13 +229,13 @@ async def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_cance
     store.engine.dispose()
     broker.engine.dispose()
     urls = [database_url, tracker_url, broker_url]
-    assert len(_leftovers(urls, anna_values)) > 20, "the set-up must put her values everywhere"
+    assert len(leftovers(urls, anna_values)) > 20, "the set-up must put her values everywhere"
 
-    jonas_events_before = [c for c in _all_cells(tracker_url) if c[0] == "events" and "conv-2-other" in c[2]]
+    jonas_events_before = [c for c in all_cells(tracker_url) if c[0] == "events" and "conv-2-other" in c[2]]
     report = erase_customer(ANNA, records_url=database_url, event_store_urls=[tracker_url], broker_urls=[broker_url])
     print(report.text())
 
-    assert _leftovers(urls, anna_values) == []
+    assert leftovers(urls, anna_values) == []
     assert report.conversations_deleted == ["conv-1-help", "conv-1-unlinked"]
     assert report.conversations_anonymised == ["conv-1-cancel", "conv-1-request"]
     output = capsys.readouterr().out
@@ -253,8 +253,8 @@ async def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_cance
         assert [m.conversation_id for m in session.scalars(select(FallbackMessage))] == ["conv-2-other"]
         assert session.get(Customer, jonas_id).full_name == jonas_name
     # The other customer's conversation is untouched; the cancellation conversation still shows the button.
-    assert [c for c in _all_cells(tracker_url) if c[0] == "events" and "conv-2-other" in c[2]] == jonas_events_before
-    cancel_cells = " ".join(c[2] for c in _all_cells(tracker_url) if c[0] == "events" and c[1] == "data")
+    assert [c for c in all_cells(tracker_url) if c[0] == "events" and "conv-2-other" in c[2]] == jonas_events_before
+    cancel_cells = " ".join(c[2] for c in all_cells(tracker_url) if c[0] == "events" and c[1] == "data")
     assert "/cancel_now" in cancel_cells and "[Vertragsnummer]" in cancel_cells
 
 
