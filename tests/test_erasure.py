@@ -19,7 +19,7 @@ from bot import cli
 from bot.assistant.cancellation import cancel_contract
 from bot.assistant.cancellation_requests import submit_cancellation_request
 from bot.conversation_store import RedactingSQLTrackerStore
-from bot.privacy.erasure import erase_customer
+from bot.privacy.erasure import ERASED, erase_customer
 from bot.privacy.masking import personal_values
 from bot.records.database import make_engine, transaction
 from bot.records.demo_data import seed_demo_customers
@@ -33,6 +33,7 @@ from bot.records.models import (
     FallbackMessage,
     HandoffRequest,
     Invoice,
+    OutboxEmail,
     SatisfactionRating,
     StaffUser,
     VerificationAttempt,
@@ -252,6 +253,10 @@ async def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_cance
         assert facts == {"conv-1-help": None, "conv-2-other": jonas_id}
         assert [m.conversation_id for m in session.scalars(select(FallbackMessage))] == ["conv-2-other"]
         assert session.get(Customer, jonas_id).full_name == jonas_name
+        erased_mails = session.scalars(select(OutboxEmail).where(OutboxEmail.recipient == ERASED)).all()
+        assert len(erased_mails) == 3 and all(done.confirmation_number in m.subject for m in erased_mails[:2])
+        assert all(m.next_attempt_at.year == 9999 and "erased" in m.last_error for m in erased_mails), \
+            "no delivery is tried to an erased address"
     # The other customer's conversation is untouched; the cancellation conversation still shows the button.
     assert [c for c in all_cells(tracker_url) if c[0] == "events" and "conv-2-other" in c[2]] == jonas_events_before
     cancel_cells = " ".join(c[2] for c in all_cells(tracker_url) if c[0] == "events" and c[1] == "data")

@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -59,6 +59,7 @@ ERASED = "[gelöscht]"
 ERASED_TEXT = "[entfernt: personenbezogene Angabe]"
 ERASED_BIRTH_DATE = date(1900, 1, 1)
 ERASED_POSTCODE = "00000"
+NEVER = datetime(9999, 12, 31, tzinfo=timezone.utc)
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -244,12 +245,17 @@ def erase_customer(customer_number: str, *, records_url: str, event_store_urls: 
                                                   CancellationRequest.customer_number == number))
             .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)))
         emails = 0
-        for email in session.scalars(select(OutboxEmail)):
+        mentions = or_(*(column.contains(value) for value in identifying
+                         for column in (OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.body)))
+        for email in session.scalars(select(OutboxEmail).where(mentions)):
             text = f"{email.recipient}\n{email.subject}\n{email.body}"
             if any(n.search(text) for n in id_needles):
                 email.recipient = ERASED
                 email.subject = _anonymise_value(email.subject, values, all_needles)
                 email.body = _anonymise_value(email.body, values, all_needles)
+                if email.sent_at is None:  # nowhere to deliver it any more: the delivery worker leaves it
+                    email.next_attempt_at = NEVER
+                    email.last_error = "not sent: the recipient's personal data was erased"
                 emails += 1
         _count(report.anonymised, "e-mails sent (recipient and personal data removed)", emails)
         contracts = list(session.scalars(select(Contract).where(Contract.customer_id == customer_id)))
