@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -138,140 +138,141 @@ def _count(report: dict[str, int], what: str, number: int) -> None:
         report[what] = report.get(what, 0) + number
 
 
-def erase_customer(customer_number: str, *, records_url: str, event_store_urls: Sequence[str],
-                   broker_urls: Sequence[str] = ()) -> ErasureReport:
-    """Erase one customer's personal data everywhere but where the law requires a record; what was done."""
-    number = customer_number.strip().upper()
-    report = ErasureReport(customer_number=number)
-    with transaction(records_url) as session:
-        customer = session.scalars(select(Customer).where(Customer.customer_number == number)).one_or_none()
-        if customer is None:
-            raise UnknownCustomer(number)
-        customer_id = customer.id
-        values = personal_values(session, customer_id)
-        phones = [p for p in session.scalars(select(HandoffRequest.callback_phone).where(
-            HandoffRequest.customer_id == customer_id, HandoffRequest.callback_phone.is_not(None)))]
-        extra = [r for r in session.scalars(select(Cancellation.extra_recipient).where(
-            Cancellation.customer_id == customer_id, Cancellation.extra_recipient.is_not(None)))]
-        values = sorted(set(values) | set(phones) | set(extra))
-        conversations: set[str] = set()
-        for column, condition in (
-            (OfferDecision.conversation_id, OfferDecision.customer_id == customer_id),
-            (Cancellation.conversation_id, Cancellation.customer_id == customer_id),
-            (HandoffRequest.conversation_id, HandoffRequest.customer_id == customer_id),
-            (ConversationInsight.conversation_id, ConversationInsight.customer_id == customer_id),
-            (SatisfactionRating.conversation_id, SatisfactionRating.customer_id == customer_id),
-            (ConversationFact.conversation_id, ConversationFact.customer_id == customer_id),
-            (CancellationRequest.conversation_id, or_(CancellationRequest.customer_id == customer_id,
-                                                      CancellationRequest.customer_number == number)),
-            (Complaint.conversation_id, Complaint.customer_id == customer_id),
-            (VerificationAttempt.conversation_id, VerificationAttempt.customer_number == number),
-            (VerificationLock.conversation_id, VerificationLock.customer_number == number),
-        ):
-            conversations |= {c for c in session.scalars(select(column).where(condition)) if c}
-        evidence = {c for c in session.scalars(select(Cancellation.conversation_id).where(
-            Cancellation.customer_id == customer_id)) if c}
-        evidence |= {c for c in session.scalars(select(CancellationRequest.conversation_id).where(
-            or_(CancellationRequest.customer_id == customer_id, CancellationRequest.customer_number == number)))}
+@dataclass
+class _Subject:
+    """The customer to erase: their values and the conversations that are theirs."""
 
-    # Identifying values: numbers, contract numbers, e-mail, full name, phone numbers (not a first name alone).
+    customer_id: int
+    number: str
+    values: list[str]  # every personal value, for masking and for the final check
+    identifying: list[str]  # the values that single them out (not a first name or postcode alone)
+    conversations: set[str]
+    evidence: set[str]  # conversations in which a cancellation was declared: masked, not deleted
+
+    @property
+    def needles(self) -> list[re.Pattern[str]]:
+        return _needles(self.values)
+
+    @property
+    def identifying_needles(self) -> list[re.Pattern[str]]:
+        return _needles(self.identifying)
+
+
+def _find_subject(session: Session, number: str) -> _Subject:
+    customer = session.scalars(select(Customer).where(Customer.customer_number == number)).one_or_none()
+    if customer is None:
+        raise UnknownCustomer(number)
+    customer_id = customer.id
+    phones = session.scalars(select(HandoffRequest.callback_phone).where(
+        HandoffRequest.customer_id == customer_id, HandoffRequest.callback_phone.is_not(None)))
+    extra = session.scalars(select(Cancellation.extra_recipient).where(
+        Cancellation.customer_id == customer_id, Cancellation.extra_recipient.is_not(None)))
+    values = sorted(set(personal_values(session, customer_id)) | set(phones) | set(extra))
     identifying = [v for v in values if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)?", v)
                    and not re.fullmatch(r"\d{5}", v) and not re.fullmatch(r"[\d./-]+", v)]
-    id_needles = _needles(identifying)
-    all_needles = _needles(values)
+    requests = or_(CancellationRequest.customer_id == customer_id, CancellationRequest.customer_number == number)
+    conversations: set[str] = set()
+    for column, condition in (
+        (OfferDecision.conversation_id, OfferDecision.customer_id == customer_id),
+        (Cancellation.conversation_id, Cancellation.customer_id == customer_id),
+        (HandoffRequest.conversation_id, HandoffRequest.customer_id == customer_id),
+        (ConversationInsight.conversation_id, ConversationInsight.customer_id == customer_id),
+        (SatisfactionRating.conversation_id, SatisfactionRating.customer_id == customer_id),
+        (ConversationFact.conversation_id, ConversationFact.customer_id == customer_id),
+        (CancellationRequest.conversation_id, requests),
+        (Complaint.conversation_id, Complaint.customer_id == customer_id),
+        (VerificationAttempt.conversation_id, VerificationAttempt.customer_number == number),
+        (VerificationLock.conversation_id, VerificationLock.customer_number == number),
+    ):
+        conversations |= {c for c in session.scalars(select(column).where(condition)) if c}
+    evidence = {c for c in session.scalars(select(Cancellation.conversation_id).where(
+        Cancellation.customer_id == customer_id)) if c}
+    evidence |= set(session.scalars(select(CancellationRequest.conversation_id).where(requests)))
+    return _Subject(customer_id, number, values, identifying, conversations, evidence)
+
+
+def _erase_events(subject: _Subject, *, event_store_urls: Sequence[str], broker_urls: Sequence[str],
+                  report: ErasureReport) -> None:
+    """Find the subject's further conversations in the event tables; delete them, or mask the evidence."""
+    needles, identifying = subject.needles, subject.identifying_needles
     for url in [*event_store_urls, *broker_urls]:
         table = EventTable(url)
         try:
-            conversations |= table.conversations_matching(
-                lambda stored: _event_mentions(stored, id_needles, customer_id))
+            subject.conversations |= table.conversations_matching(
+                lambda stored: _event_mentions(stored, identifying, subject.customer_id))
         finally:
             table.dispose()
-
-    to_delete = conversations - evidence
+    masked = subject.conversations & subject.evidence
+    deleted = subject.conversations - subject.evidence
     for url in event_store_urls:
         table = EventTable(url)
         try:
-            _count(report.removed, "tracker store events", table.delete_conversations(to_delete))
-            _count(report.anonymised, "tracker store events (cancellation conversations)",
-                   table.rewrite_conversations(conversations & evidence,
-                                               lambda event: _anonymise_value(event, values, all_needles)))
+            _count(report.removed, "tracker store events", table.delete_conversations(deleted))
+            _count(report.anonymised, "tracker store events (cancellation conversations)", table.rewrite_conversations(
+                masked, lambda event: _anonymise_value(event, subject.values, needles)))
         finally:
             table.dispose()
-    for url in broker_urls:
+    for url in broker_urls:  # the analytics pipeline's copy: its facts are projected already
         table = EventTable(url)
         try:
-            _count(report.removed, "analytics event broker events", table.delete_conversations(conversations))
+            _count(report.removed, "analytics event broker events", table.delete_conversations(subject.conversations))
         finally:
             table.dispose()
-    report.conversations_deleted = sorted(to_delete)
-    report.conversations_anonymised = sorted(conversations & evidence)
+    report.conversations_deleted = sorted(deleted)
+    report.conversations_anonymised = sorted(masked)
 
-    with transaction(records_url) as session:
-        ids = sorted(conversations)
-        handoffs = select(HandoffRequest.id).where(or_(HandoffRequest.customer_id == customer_id,
-                                                       HandoffRequest.conversation_id.in_(ids)))
-        _count(report.removed, "agent messages", _bulk(session,
-            delete(AgentMessage).where(or_(AgentMessage.handoff_id.in_(handoffs),
-                                           AgentMessage.conversation_id.in_(ids)))))
-        _count(report.removed, "handoff requests (with callback phone)", _bulk(session,
-            delete(HandoffRequest).where(or_(HandoffRequest.customer_id == customer_id,
-                                             HandoffRequest.conversation_id.in_(ids)))))
-        _count(report.removed, "not-understood messages (analytics)", _bulk(session,
-            delete(FallbackMessage).where(FallbackMessage.conversation_id.in_(ids))))
-        _count(report.removed, "dissatisfaction insights", _bulk(session,
-            delete(ConversationInsight).where(or_(ConversationInsight.customer_id == customer_id,
-                                                  ConversationInsight.conversation_id.in_(ids)))))
-        _count(report.removed, "verification attempts", _bulk(session,
-            delete(VerificationAttempt).where(or_(VerificationAttempt.customer_number == number,
-                                                  VerificationAttempt.conversation_id.in_(ids)))))
-        _count(report.removed, "verification locks", _bulk(session,
-            delete(VerificationLock).where(or_(VerificationLock.customer_number == number,
-                                               VerificationLock.conversation_id.in_(ids)))))
-        _count(report.removed, "complaints", _bulk(session,
-            delete(Complaint).where(Complaint.customer_id == customer_id)))
-        _count(report.anonymised, "analytics facts (customer reference removed)", _bulk(session,
-            update(ConversationFact).where(or_(ConversationFact.customer_id == customer_id,
-                                               ConversationFact.conversation_id.in_(ids)))
-            .values(customer_id=None, contract_id=None)))
-        _count(report.anonymised, "satisfaction ratings (customer reference removed)", _bulk(session,
-            update(SatisfactionRating).where(SatisfactionRating.customer_id == customer_id)
-            .values(customer_id=None)))
-        _count(report.anonymised, "cancellations (second e-mail address removed)", _bulk(session,
-            update(Cancellation).where(Cancellation.customer_id == customer_id,
-                                       Cancellation.extra_recipient.is_not(None))
-            .values(extra_recipient=None)))
-        _count(report.anonymised, "cancellation requests (name, number, address)", _bulk(session,
-            update(CancellationRequest).where(or_(CancellationRequest.customer_id == customer_id,
-                                                  CancellationRequest.customer_number == number))
-            .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)))
-        emails = 0
-        mentions = or_(*(column.contains(value) for value in identifying
-                         for column in (OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.body)))
-        for email in session.scalars(select(OutboxEmail).where(mentions)):
-            text = f"{email.recipient}\n{email.subject}\n{email.body}"
-            if any(n.search(text) for n in id_needles):
-                email.recipient = ERASED
-                email.subject = _anonymise_value(email.subject, values, all_needles)
-                email.body = _anonymise_value(email.body, values, all_needles)
-                if email.sent_at is None:  # nowhere to deliver it any more: the delivery worker leaves it
-                    email.next_attempt_at = NEVER
-                    email.last_error = "not sent: the recipient's personal data was erased"
-                emails += 1
-        _count(report.anonymised, "e-mails sent (recipient and personal data removed)", emails)
-        contracts = list(session.scalars(select(Contract).where(Contract.customer_id == customer_id)))
-        for contract in contracts:
-            contract.contract_number = erased_contract_number(contract.id)
-        _count(report.anonymised, "contracts (contract number replaced)", len(contracts))
-        customer = session.get(Customer, customer_id)
-        customer.customer_number = erased_customer_number(customer_id)
-        customer.first_name = customer.last_name = ERASED
-        customer.email = f"geloescht-{customer_id}@invalid.example"
-        customer.postcode = ERASED_POSTCODE
-        customer.birth_date = ERASED_BIRTH_DATE
-        _count(report.anonymised, "customer record (name, e-mail, postcode, birth date, customer number)", 1)
-        cancellations = session.scalars(select(Cancellation).where(Cancellation.customer_id == customer_id)).all()
+
+def _erase_records(session: Session, subject: _Subject, report: ErasureReport) -> None:
+    customer_id, number, ids = subject.customer_id, subject.number, sorted(subject.conversations)
+    handoffs = select(HandoffRequest.id).where(or_(HandoffRequest.customer_id == customer_id,
+                                                   HandoffRequest.conversation_id.in_(ids)))
+    removals = (
+        ("agent messages", delete(AgentMessage).where(or_(AgentMessage.handoff_id.in_(handoffs),
+                                                          AgentMessage.conversation_id.in_(ids)))),
+        ("handoff requests (with callback phone)", delete(HandoffRequest).where(
+            or_(HandoffRequest.customer_id == customer_id, HandoffRequest.conversation_id.in_(ids)))),
+        ("not-understood messages (analytics)", delete(FallbackMessage).where(FallbackMessage.conversation_id.in_(ids))),
+        ("dissatisfaction insights", delete(ConversationInsight).where(
+            or_(ConversationInsight.customer_id == customer_id, ConversationInsight.conversation_id.in_(ids)))),
+        ("verification attempts", delete(VerificationAttempt).where(
+            or_(VerificationAttempt.customer_number == number, VerificationAttempt.conversation_id.in_(ids)))),
+        ("verification locks", delete(VerificationLock).where(
+            or_(VerificationLock.customer_number == number, VerificationLock.conversation_id.in_(ids)))),
+        ("complaints", delete(Complaint).where(Complaint.customer_id == customer_id)),
+    )
+    for what, statement in removals:
+        _count(report.removed, what, _bulk(session, statement))
+    anonymisations = (
+        ("analytics facts (customer reference removed)", update(ConversationFact).where(
+            or_(ConversationFact.customer_id == customer_id, ConversationFact.conversation_id.in_(ids)))
+         .values(customer_id=None, contract_id=None)),
+        ("satisfaction ratings (customer reference removed)", update(SatisfactionRating).where(
+            SatisfactionRating.customer_id == customer_id).values(customer_id=None)),
+        ("cancellations (second e-mail address removed)", update(Cancellation).where(
+            Cancellation.customer_id == customer_id, Cancellation.extra_recipient.is_not(None))
+         .values(extra_recipient=None)),
+        ("cancellation requests (name, number, address)", update(CancellationRequest).where(
+            or_(CancellationRequest.customer_id == customer_id, CancellationRequest.customer_number == number))
+         .values(name=ERASED, customer_number=ERASED, email=None, postal_address=None)),
+    )
+    for what, statement in anonymisations:
+        _count(report.anonymised, what, _bulk(session, statement))
+    _count(report.anonymised, "e-mails sent (recipient and personal data removed)", _erase_emails(session, subject))
+    contracts = list(session.scalars(select(Contract).where(Contract.customer_id == customer_id)))
+    for contract in contracts:
+        contract.contract_number = erased_contract_number(contract.id)
+    _count(report.anonymised, "contracts (contract number replaced)", len(contracts))
+    customer = session.get(Customer, customer_id)
+    customer.customer_number = erased_customer_number(customer_id)
+    customer.first_name = customer.last_name = ERASED
+    customer.email = f"geloescht-{customer_id}@invalid.example"
+    customer.postcode = ERASED_POSTCODE
+    customer.birth_date = ERASED_BIRTH_DATE
+    _count(report.anonymised, "customer record (name, e-mail, postcode, birth date, customer number)", 1)
+    cancellations = session.scalar(select(func.count()).select_from(Cancellation).where(
+        Cancellation.customer_id == customer_id))
     report.kept = [
-        (f"cancellations ({len(cancellations)}) with dates, kind, reason and confirmation number",
+        (f"cancellations ({cancellations}) with dates, kind, reason and confirmation number",
          "proof of the cancellation and its confirmation (§ 312k BGB), a commercial letter kept for 6 years "
          "(§ 257 HGB); Art. 17(3)(b) GDPR"),
         ("the conversations in which a cancellation was declared, masked",
@@ -282,6 +283,41 @@ def erase_customer(customer_number: str, *, records_url: str, event_store_urls: 
          "proof of when the confirmation was sent (§ 312k Abs. 4 BGB)"),
         ("analytics facts and ratings without a customer reference", "no longer personal data"),
     ]
-    logger.info("Customer erased (id %s): %d conversations deleted, %d anonymised", customer_id,
+
+
+def _erase_emails(session: Session, subject: _Subject) -> int:
+    """Mask the e-mails to or about the subject; the number changed."""
+    identifying, needles = subject.identifying_needles, subject.needles
+    mentions = or_(*(column.contains(value) for value in subject.identifying
+                     for column in (OutboxEmail.recipient, OutboxEmail.subject, OutboxEmail.body)))
+    changed = 0
+    for email in session.scalars(select(OutboxEmail).where(mentions)):
+        if any(n.search(f"{email.recipient}\n{email.subject}\n{email.body}") for n in identifying):
+            email.recipient = ERASED
+            email.subject = _anonymise_value(email.subject, subject.values, needles)
+            email.body = _anonymise_value(email.body, subject.values, needles)
+            if email.sent_at is None:  # nowhere to deliver it any more: the delivery worker leaves it
+                email.next_attempt_at = NEVER
+                email.last_error = "not sent: the recipient's personal data was erased"
+            changed += 1
+    return changed
+
+
+def erase_customer(customer_number: str, *, records_url: str, event_store_urls: Sequence[str],
+                   broker_urls: Sequence[str] = ()) -> ErasureReport:
+    """Erase one customer's personal data everywhere but where the law requires a record; what was done.
+
+    Raises UnknownCustomer when no customer has the number. The event tables are changed first, then the
+    records in one transaction: run it again after a failure and it finds the rest (by the customer id and
+    the conversations in the records, which are changed last).
+    """
+    number = customer_number.strip().upper()
+    report = ErasureReport(customer_number=number)
+    with transaction(records_url) as session:
+        subject = _find_subject(session, number)
+    _erase_events(subject, event_store_urls=event_store_urls, broker_urls=broker_urls, report=report)
+    with transaction(records_url) as session:
+        _erase_records(session, subject, report)
+    logger.info("Customer erased (id %s): %d conversations deleted, %d anonymised", subject.customer_id,
                 len(report.conversations_deleted), len(report.conversations_anonymised))
     return report
