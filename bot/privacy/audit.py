@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from bot.privacy.event_tables import EventTable
 from bot.records.database import transaction
 from bot.records.models import Cancellation, CancellationRequest, Contract, OfferDecision, OutboxEmail
+from bot.retention.formatting import berlin_time
 
 CANCEL_NOW_PAYLOAD = "/cancel_now"
 # Slots whose changes say what the customer chose or declared (no secrets: those are redacted anyway).
@@ -145,22 +146,30 @@ def audit_json(export: AuditExport) -> str:
     return json.dumps(asdict(export), ensure_ascii=False, indent=2)
 
 
+def _berlin(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return berlin_time(datetime.fromisoformat(iso)).strftime("%d.%m.%Y %H:%M:%S")
+
+
 def audit_text(export: AuditExport) -> str:
-    """A plain-text rendering for people: one line per step, then the records."""
-    lines = [f"Conversation {export.conversation_id} ({export.started_at} – {export.ended_at}), "
-             f"exported {export.exported_at}", ""]
+    """A plain-text rendering for people: one line per step (German time), then the records (UTC)."""
+    lines = [f"Conversation {export.conversation_id}: {_berlin(export.started_at)} – {_berlin(export.ended_at)} "
+             f"(Europe/Berlin), exported {export.exported_at}", ""]
     for entry in export.timeline:
+        at = _berlin(entry.at)
         if entry.kind == "slot":
-            lines.append(f"{entry.at}  [{entry.slot} = {entry.value!r}]")
+            lines.append(f"{at}  [{entry.slot} = {entry.value!r}]")
             continue
         who = {"assistant": "Assistent", "agent": "Mitarbeiter/in", "customer": "Kunde"}.get(entry.actor, entry.actor)
         action = "klickt" if entry.kind == "button_click" else "schreibt"
-        lines.append(f"{entry.at}  {who} {action}: {entry.text or ''}")
+        lines.append(f"{at}  {who} {action}: {entry.text or ''}")
         for button in entry.buttons:
             mark = "  <- Kündigungsbutton" if button["payload"].startswith(CANCEL_NOW_PAYLOAD) else ""
-            lines.append(f"{'':27}  [Button] {button['title']}{mark}")
+            lines.append(f"{'':19}  [Button] {button['title']}{mark}")
     for title, rows in (("Offers", export.offers), ("Cancellations", export.cancellations),
                         ("Cancellation requests (unverified)", export.cancellation_requests),
                         ("E-mails", [{k: v for k, v in e.items() if k != "body"} for e in export.emails])):
-        lines += ["", f"{title}:"] + ([f"  {json.dumps(row, ensure_ascii=False)}" for row in rows] or ["  none"])
+        rendered = [f"  {json.dumps(row, ensure_ascii=False)}" for row in rows] or ["  none"]
+        lines += ["", f"{title} (times in UTC):", *rendered]
     return "\n".join(lines)
