@@ -5,6 +5,9 @@
                                        crashes; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
+    python -m bot.cli analytics-benchmark
+                                       time every marketing-dashboard request on 100,000 synthetic
+                                       conversations, on SQLite and (--postgres-url) PostgreSQL
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
@@ -419,6 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rounds", type=int, default=2, help="alternating rounds")
     bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md",
                        help="report whose generated section is rewritten (notes outside it stay)")
+    analytics_bench = commands.add_parser(
+        "analytics-benchmark", help="time every dashboard request on synthetic conversations (SQLite, PostgreSQL)")
+    analytics_bench.add_argument("--facts", type=int, default=100_000, help="synthetic conversations to seed")
+    analytics_bench.add_argument("--repeat", type=int, default=20, help="timed runs of each request")
+    analytics_bench.add_argument("--postgres-url", default=None,
+                                 help="an empty PostgreSQL database to seed and measure as well")
+    analytics_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_benchmark.md",
+                                 help="report whose generated section is rewritten (notes outside it stay)")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
     evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
@@ -456,6 +467,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_benchmark(url=args.url, users=args.users, conversations=args.conversations, rounds=args.rounds,
                              services=args.services, output=args.output)
+    elif args.command == "analytics-benchmark":
+        from bot.analytics.dashboard_benchmark import TARGET_P95_MS, run as run_analytics_benchmark
+
+        timings = run_analytics_benchmark(facts=args.facts, repeat=args.repeat, postgres_url=args.postgres_url,
+                                          output=args.output)
+        return 0 if all(t.status == 200 and t.p95_ms <= TARGET_P95_MS for t in timings) else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "create-user":

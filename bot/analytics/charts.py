@@ -74,14 +74,65 @@ def per_day(session: Session, period: Period) -> list[DayPoint]:
     return points
 
 
+@dataclass(frozen=True)
+class Breakdown:
+    """The cancellation conversations of a period by reason, by funnel step and with their saves by offer kind,
+    reason and segment."""
+
+    reasons: list[Share]
+    funnel: list[Share]
+    save_rate: dict[str, list[Share]]
+
+
+def breakdown(session: Session, period: Period, *, today: date, hold_days: int) -> Breakdown:
+    """Two grouped scans: the cancellation conversations by (reason, offer kind, segment, outcome, offer made),
+    and their accepted offers (index on outcome) by (reason, offer kind, segment, save status); the charts are
+    sums over those few groups."""
+    fact = ConversationFact
+    offered = case((fact.offer_made_at.is_not(None), 1), else_=0)
+    groups = session.execute(
+        select(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered, func.count(fact.id))
+        .where(period.condition() & fact.cancellation_intent.is_(True))
+        .group_by(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered)).all()
+    status = save_status_case(today=today, hold_days=hold_days)
+    saves = session.execute(with_contract(
+        select(fact.reason, fact.offer_kind, fact.segment, status, func.count(fact.id)).select_from(fact))
+        .where(period.condition() & fact.cancellation_intent.is_(True) & (fact.outcome == "offer_accepted"))
+        .group_by(fact.reason, fact.offer_kind, fact.segment, status)).all()
+
+    reason_counts: dict[str, int] = {}
+    steps = dict.fromkeys(FUNNEL_STEPS, 0)
+    totals: dict[str, dict[str, int]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
+    for reason, offer_kind, segment, outcome, made, count in groups:
+        reason_counts[reason or "none"] = reason_counts.get(reason or "none", 0) + count
+        steps["intent"] += count
+        steps["reason"] += count if reason is not None else 0
+        steps["offer"] += count if made else 0
+        for step, wanted in (("accepted", "offer_accepted"), ("cancelled", "cancelled"), ("handed_off", "handed_off")):
+            steps[step] += count if outcome == wanted else 0
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment)):
+            if code is not None:
+                totals[dimension][code] = totals[dimension].get(code, 0) + count
+    statuses: dict[str, dict[str, dict[str, int]]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
+    for reason, offer_kind, segment, save, count in saves:
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment)):
+            if code is not None and save is not None:
+                per_code = statuses[dimension].setdefault(code, {})
+                per_code[save] = per_code.get(save, 0) + count
+    save_rate = {dimension: [Share(code, total, **{key: statuses[dimension].get(code, {}).get(value, 0)
+                                                  for key, value in (("held", SAVE_HELD), ("pending", SAVE_PENDING),
+                                                                     ("lost", SAVE_LOST))})
+                             for code, total in sorted(totals[dimension].items())]
+                 for dimension in SAVE_RATE_DIMENSIONS}
+    return Breakdown(
+        reasons=[Share(code, count) for code, count in sorted(reason_counts.items(), key=lambda item: (-item[1], item[0]))],
+        funnel=[Share(step, steps[step]) for step in FUNNEL_STEPS],
+        save_rate=save_rate)
+
+
 def reasons(session: Session, period: Period) -> list[Share]:
     """Cancellation conversations per stated reason, most frequent first ('none': no reason given)."""
-    fact = ConversationFact
-    code = func.coalesce(fact.reason, "none")
-    rows = session.execute(select(code, func.count(fact.id))
-                           .where(period.condition() & fact.cancellation_intent.is_(True))
-                           .group_by(code).order_by(func.count(fact.id).desc(), code)).all()
-    return [Share(str(reason), int(count)) for reason, count in rows]
+    return breakdown(session, period, today=period.last, hold_days=0).reasons
 
 
 def save_rate_by(session: Session, period: Period, dimension: str, *, today: date, hold_days: int) -> list[Share]:
@@ -91,31 +142,12 @@ def save_rate_by(session: Session, period: Period, dimension: str, *, today: dat
     """
     if dimension not in SAVE_RATE_DIMENSIONS:
         raise ValueError(f"dimension must be one of {SAVE_RATE_DIMENSIONS}")
-    fact = ConversationFact
-    column = getattr(fact, dimension)
-    status = save_status_case(today=today, hold_days=hold_days)
-    statement = with_contract(select(column, func.count(fact.id), _count_when(status == SAVE_HELD),
-                                     _count_when(status == SAVE_PENDING), _count_when(status == SAVE_LOST))
-                              .select_from(fact))
-    rows = session.execute(statement.where(period.condition() & fact.cancellation_intent.is_(True)
-                                           & column.is_not(None))
-                           .group_by(column).order_by(column)).all()
-    return [Share(str(code), int(total), int(held), int(pending), int(lost))
-            for code, total, held, pending, lost in rows]
+    return breakdown(session, period, today=today, hold_days=hold_days).save_rate[dimension]
 
 
 def funnel(session: Session, period: Period) -> list[Share]:
     """Cancellation intent → reason given → offer made → accepted / cancelled / handed off."""
-    fact = ConversationFact
-    row = session.execute(select(
-        func.count(fact.id),
-        _count_when(fact.reason.is_not(None)),
-        _count_when(fact.offer_made_at.is_not(None)),
-        _count_when(fact.outcome == "offer_accepted"),
-        _count_when(fact.outcome == "cancelled"),
-        _count_when(fact.outcome == "handed_off"),
-    ).where(period.condition() & fact.cancellation_intent.is_(True))).one()
-    return [Share(step, int(count)) for step, count in zip(FUNNEL_STEPS, row)]
+    return breakdown(session, period, today=period.last, hold_days=0).funnel
 
 
 def top_fallbacks(session: Session, period: Period, *, mask: Callable[[str], str],

@@ -1,9 +1,9 @@
 """CSV export of the conversation facts for the dashboard's filters (period, channel, chart segment).
 
-For marketers (`masked`) the export names no customer and every text cell goes through
-bot.privacy.masking.mask_text; supervisors also get the customer number. Every text cell that a spreadsheet
-would read as a formula (starting with = + - @, tab or carriage return) is prefixed with an apostrophe
-(OWASP "CSV injection"). Semicolon-separated with a BOM, as German spreadsheet programs expect.
+The facts hold no message text (only codes, counts and times), so what identifies a person is the customer
+reference: for marketers (`masked`) the export names no customer; supervisors also get the customer number.
+Every text cell that a spreadsheet would read as a formula (starting with = + - @, tab or carriage return)
+is prefixed with an apostrophe (OWASP "CSV injection"). Semicolon-separated with a BOM, as German spreadsheet programs expect.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from bot.analytics.dashboard_saves import save_status_case, with_contract
 from bot.analytics.drilldown import Selection, conversation_condition
 from bot.analytics.period import Period
-from bot.privacy.masking import mask_text
 from bot.records.models import ConversationFact, Customer
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,10 +53,6 @@ def fact_rows(session: Session, period: Period, selection: Selection, *, today: 
     yield list(COLUMNS) if masked else [*COLUMNS, "customer_number"]
     for row in session.execute(statement):
         values = list(row) if not masked else list(row)[:-1]
-        if masked:
-            # The conversation id is a random reference, not personal data (and links to the transcript).
-            values = [values[0], *(mask_text(value, today=today) if isinstance(value, str) else value
-                                   for value in values[1:])]
         yield [neutralised(value) for value in values]
 
 

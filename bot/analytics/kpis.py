@@ -1,5 +1,6 @@
 """The dashboard's key figures for a period and channel, each with the period before: SQL aggregates over
-conversation_facts (one query per period, plus two small ones for the median handoff wait).
+conversation_facts: one scan over both periods, one over their accepted offers (save status, revenue), and
+two small ones per period for the median handoff wait.
 
 Definitions (README "Marketing dashboard"):
 - conversations: started in the period; customers: distinct verified customers among them;
@@ -92,42 +93,64 @@ def median_wait_seconds(session: Session, period: Period) -> float | None:
     return sum(middle) / len(middle)
 
 
-def figures(session: Session, period: Period, *, today: date, hold_days: int) -> Figures:
-    """The key figures of `period` (saves judged as of `today`)."""
+def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int) -> list[dict]:
+    """The sums behind the figures of adjacent `periods` (oldest first), in two scans over all of them: one over
+    every conversation, one over the accepted offers only (index on outcome) for the save status and revenue."""
     fact = ConversationFact
-    status = save_status_case(today=today, hold_days=hold_days)
+    first, last = periods[0], periods[-1]
+    span = (fact.started_at >= first.starts) & (fact.started_at < last.ends)
+    if last.channel is not None:
+        span = span & (fact.channel == last.channel)
+    bucket = case(*[(fact.started_at >= period.starts, index) for index, period in reversed(list(enumerate(periods)))],
+                  else_=0)
 
     def count_when(condition: object) -> object:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    statement = with_contract(select(
-        func.count(fact.id),
-        func.count(func.distinct(fact.customer_id)),
+    found = {index: {"conversations": 0, "customers": 0, "intents": 0, "cost": 0, "cancellations": 0, "handoffs": 0,
+                     "fallbacks": 0, "messages": 0, "rating": None, SAVE_HELD: 0, SAVE_PENDING: 0, SAVE_LOST: 0,
+                     "revenue": 0} for index in range(len(periods))}
+    for row in session.execute(select(
+        bucket, func.count(fact.id), func.count(func.distinct(fact.customer_id)),
         count_when(fact.cancellation_intent.is_(True)),
-        count_when(status == SAVE_HELD),
-        count_when(status == SAVE_PENDING),
-        count_when(status == SAVE_LOST),
-        func.coalesce(func.sum(revenue_retained_case(today=today, hold_days=hold_days)), 0),
         func.coalesce(func.sum(case((fact.outcome == "offer_accepted", fact.offer_cost_cents), else_=0)), 0),
         count_when(fact.cancelled_at.is_not(None) | (fact.outcome == "cancelled")),
-        count_when(handed_off()),
-        func.coalesce(func.sum(fact.fallbacks), 0),
-        func.coalesce(func.sum(fact.messages), 0),
-        func.avg(fact.rating),
-    ).select_from(fact)).where(period.condition())
-    (conversations, customers, intents, held, pending, lost, revenue, cost, cancellations, handoffs, fallbacks,
-     messages, rating) = session.execute(statement).one()
+        count_when(handed_off()), func.coalesce(func.sum(fact.fallbacks), 0),
+        func.coalesce(func.sum(fact.messages), 0), func.avg(fact.rating),
+    ).where(span).group_by(bucket)):
+        found[int(row[0])].update(zip(("conversations", "customers", "intents", "cost", "cancellations", "handoffs",
+                                        "fallbacks", "messages", "rating"), row[1:]))
+    status = save_status_case(today=today, hold_days=hold_days)
+    for index, save, count, revenue in session.execute(with_contract(select(
+            bucket, status, func.count(fact.id),
+            func.coalesce(func.sum(revenue_retained_case(today=today, hold_days=hold_days)), 0)).select_from(fact))
+            .where(span & (fact.outcome == "offer_accepted")).group_by(bucket, status)):
+        found[int(index)][save] = int(count)
+        found[int(index)]["revenue"] += int(revenue)
+    return [found[index] for index in range(len(periods))]
+
+
+def _figures(session: Session, period: Period, sums: dict) -> Figures:
+    conversations, intents = int(sums["conversations"]), int(sums["intents"])
     return Figures(
-        conversations=int(conversations), customers=int(customers), cancellation_intents=int(intents),
-        saves_held=int(held), saves_pending=int(pending), saves_lost=int(lost), save_rate=_ratio(held, intents),
-        revenue_retained_cents=int(revenue), offer_cost_cents=int(cost), cancellations=int(cancellations),
-        handoffs=int(handoffs), handoff_rate=_ratio(handoffs, conversations),
-        median_wait_seconds=median_wait_seconds(session, period), fallback_rate=_ratio(fallbacks, messages),
-        average_rating=None if rating is None else float(rating))
+        conversations=conversations, customers=int(sums["customers"]), cancellation_intents=intents,
+        saves_held=sums[SAVE_HELD], saves_pending=sums[SAVE_PENDING], saves_lost=sums[SAVE_LOST],
+        save_rate=_ratio(sums[SAVE_HELD], intents), revenue_retained_cents=sums["revenue"],
+        offer_cost_cents=int(sums["cost"]), cancellations=int(sums["cancellations"]),
+        handoffs=int(sums["handoffs"]), handoff_rate=_ratio(sums["handoffs"], conversations),
+        median_wait_seconds=median_wait_seconds(session, period) if sums["handoffs"] else None,
+        fallback_rate=_ratio(sums["fallbacks"], sums["messages"]),
+        average_rating=None if sums["rating"] is None else float(sums["rating"]))
+
+
+def figures(session: Session, period: Period, *, today: date, hold_days: int) -> Figures:
+    """The key figures of `period` (saves judged as of `today`)."""
+    return _figures(session, period, _statistics(session, (period,), today=today, hold_days=hold_days)[0])
 
 
 def kpis(session: Session, period: Period, *, today: date, hold_days: int) -> list[Kpi]:
     """Every key figure of `period` with the previous period's, in the dashboard's order."""
-    now = figures(session, period, today=today, hold_days=hold_days)
-    before = figures(session, period.previous(), today=today, hold_days=hold_days)
+    previous = period.previous()
+    before_sums, now_sums = _statistics(session, (previous, period), today=today, hold_days=hold_days)
+    now, before = _figures(session, period, now_sums), _figures(session, previous, before_sums)
     return [Kpi(name, getattr(now, name), getattr(before, name)) for name in KPI_NAMES]

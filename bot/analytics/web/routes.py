@@ -121,24 +121,27 @@ async def dashboard_page(request: web.Request) -> web.Response:
     judged = {"today": today(), "hold_days": hold_days(settings)}
     mask = mask_text if masked_for(login) else (lambda text: text)
 
-    def load(session: Session) -> dict[str, Any]:
-        days = charts.per_day(session, period)
-        return {
-            "kpis": kpis.kpis(session, period, **judged),
-            "days": [{"day": p.day.isoformat(), "conversations": p.conversations, "intents": p.cancellation_intents,
-                      "dissatisfaction": p.dissatisfaction} for p in days],
-            "reasons": [_share_json("reason", s) for s in charts.reasons(session, period)],
-            "save_rate": {dimension: [_share_json(dimension, s)
-                                      for s in charts.save_rate_by(session, period, dimension, **judged)]
-                          for dimension in charts.SAVE_RATE_DIMENSIONS},
-            "funnel": [_share_json("step", s) for s in charts.funnel(session, period)],
-            "fallbacks": [asdict(f) for f in charts.top_fallbacks(session, period, mask=mask)],
-        }
+    def load_days(session: Session) -> list[dict[str, Any]]:
+        return [{"day": p.day.isoformat(), "conversations": p.conversations, "intents": p.cancellation_intents,
+                 "dissatisfaction": p.dissatisfaction} for p in charts.per_day(session, period)]
 
-    data = await in_records(request, load)
+    def load_breakdown(session: Session) -> dict[str, Any]:
+        found = charts.breakdown(session, period, **judged)
+        return {"reasons": [_share_json("reason", s) for s in found.reasons],
+                "funnel": [_share_json("step", s) for s in found.funnel],
+                "save_rate": {dimension: [_share_json(dimension, s) for s in shares]
+                              for dimension, shares in found.save_rate.items()}}
+
+    # Independent reads, each in its own transaction and thread, so that both cores work on one page.
+    figures, days, breakdown, fallbacks = await asyncio.gather(
+        in_records(request, lambda session: kpis.kpis(session, period, **judged)),
+        in_records(request, load_days),
+        in_records(request, load_breakdown),
+        in_records(request, lambda session: [asdict(f) for f in charts.top_fallbacks(session, period, mask=mask)]))
+    data = {"days": days, **breakdown, "fallbacks": fallbacks}
     rows = [{"name": k.name, "label": labels.KPI_LABELS[k.name], "value": labels.kpi_value(k.name, k.current),
              "previous": labels.kpi_value(k.name, k.previous), "change": labels.kpi_change(k.name, k.change)}
-            for k in data.pop("kpis")]
+            for k in figures]
     filters = _filters(period)
     data["query"] = urlencode(filters)
     return render(request, "dashboard.html", error=error, period=period, previous=period.previous(), kpis=rows,
