@@ -110,12 +110,12 @@ def breakdown(session: Session, period: Period, *, today: date, hold_days: int) 
         steps["offer"] += count if made else 0
         for step, wanted in (("accepted", "offer_accepted"), ("cancelled", "cancelled"), ("handed_off", "handed_off")):
             steps[step] += count if outcome == wanted else 0
-        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment)):
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):
             if code is not None:
                 totals[dimension][code] = totals[dimension].get(code, 0) + count
     statuses: dict[str, dict[str, dict[str, int]]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
     for reason, offer_kind, segment, save, count in saves:
-        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment)):
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):
             if code is not None and save is not None:
                 per_code = statuses[dimension].setdefault(code, {})
                 per_code[save] = per_code.get(save, 0) + count

@@ -119,7 +119,7 @@ def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, h
         func.coalesce(func.sum(fact.messages), 0), func.avg(fact.rating),
     ).where(span).group_by(bucket)):
         found[int(row[0])].update(zip(("conversations", "customers", "intents", "cost", "cancellations", "handoffs",
-                                        "fallbacks", "messages", "rating"), row[1:]))
+                                        "fallbacks", "messages", "rating"), row[1:], strict=False))
     status = save_status_case(today=today, hold_days=hold_days)
     for index, save, count, revenue in session.execute(with_contract(select(
             bucket, status, func.count(fact.id),
