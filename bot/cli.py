@@ -10,6 +10,9 @@
                                        conversations, on SQLite and (--postgres-url) PostgreSQL
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
+    python -m bot.cli analytics-consumer
+                                       conversation events from the event broker into the analytics facts
+                                       (started and supervised by `run`; bot.analytics)
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
                                        a login for the agent console; asks for the password twice
                                        (or reads one line from stdin with --password-stdin)
@@ -137,6 +140,7 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
         "rasa server": rasa,
         "web app": [PYTHON, "-m", "bot.web.app"],
         "e-mail delivery": [PYTHON, "-m", "bot.outbox_worker"],
+        "analytics consumer": [PYTHON, "-m", "bot.cli", "analytics-consumer"],
     }
 
 
@@ -201,7 +205,41 @@ def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> st
             f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
             f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
             "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
+            f"  Analytics consumer:      {analytics_source(settings)} -> conversation facts\n"
             "A process that stops is restarted. Press Ctrl-C to stop.\n")
+
+
+def analytics_source(settings: Settings) -> str:
+    """Where the analytics consumer reads the conversation events from (no passwords)."""
+    if settings.event_broker_url:
+        return f"RabbitMQ queue {settings.event_broker_queue}"
+    if settings.analytics_events_url:
+        from sqlalchemy.engine import make_url
+
+        return f"Rasa's SQL event broker ({make_url(settings.analytics_events_url).render_as_string(hide_password=True)})"
+    return "no event broker (ANALYTICS_EVENTS_URL=off)"
+
+
+def analytics_consumer(settings: Settings) -> int:
+    """Run the analytics consumer for the configured broker until SIGINT/SIGTERM."""
+    if settings.event_broker_url:
+        from bot.analytics import consumer_rabbitmq
+
+        consumer_rabbitmq.run(settings)
+        return 0
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if not settings.analytics_events_url:
+        logger.info("ANALYTICS_EVENTS_URL=off and no EVENT_BROKER_URL: no events to read.")
+        stop.wait()
+        return 0
+    from bot.analytics import consumer_sql
+
+    consumer_sql.run(settings, stop)
+    return 0
 
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
@@ -439,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
     outbox_parser = commands.add_parser("outbox", help="list the e-mails not delivered yet")
     outbox_parser.add_argument("--deliver", action="store_true", help="try every waiting e-mail now")
+    commands.add_parser("analytics-consumer",
+                        help="conversation events from the event broker into the analytics facts")
     user_parser = commands.add_parser("create-user", help="create a login for the agent console")
     user_parser.add_argument("username", help="3-80 characters: a-z, digits, '.', '_', '-'")
     user_parser.add_argument("--first-name", required=True, help="shown to customers with the agent's messages")
@@ -476,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(t.status == 200 and t.p95_ms <= TARGET_P95_MS for t in timings) else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
+    elif args.command == "analytics-consumer":
+        return analytics_consumer(settings)
     elif args.command == "create-user":
         return create_user_command(settings, username=args.username, first_name=args.first_name, role=args.role,
                                    password_stdin=args.password_stdin)
