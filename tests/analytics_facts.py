@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.analytics.period import Period
-from bot.records.models import Contract, ConversationFact, Customer, FallbackMessage
+from bot.records.models import Cancellation, Contract, ConversationFact, Customer, FallbackMessage
 from tests.factories import add_customer
 
 TODAY = date(2026, 12, 10)
@@ -48,9 +48,13 @@ def seed_facts(session: Session) -> Seeded:
     }
     contract = {key: session.scalars(select(Contract).where(Contract.customer_id == c.id)).one()
                 for key, c in customers.items()}
-    # The save of c2 was lost: the contract was cancelled after the offer had been accepted.
+    # The save of c2 was lost: the contract was cancelled 15 days after the offer had been accepted.
     contract["c2"].status = "cancelled"
+    contract["c2"].cancellation_effective_date = date(2026, 12, 31)
     ids = {key: c.id for key, c in customers.items()}
+    session.add(Cancellation(contract_id=contract["c2"].id, customer_id=ids["c2"], conversation_id="later",
+                             requested_at=at(11, 20), effective_date=date(2026, 12, 31),
+                             confirmation_number="KB-LOST0001"))
     session.add_all([
         # held save: accepted 2 Nov, contract still active on 10 Dec (37.6 days later); revenue 1999 × 1 − 1000
         fact("f1-held", at(11, 2), customer_id=ids["c1"], segment="standard", contract_id=contract["c1"].id,

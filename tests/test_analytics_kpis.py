@@ -2,7 +2,8 @@
 
 November 2026, judged on 10 December, hold period 30 days:
 - 7 conversations (f1..f7), 4 distinct customers (c1 twice), 5 cancellation intents (f1..f5);
-- saves: f1 held (accepted 2 Nov, active 37 days later), f3 pending (14 days), f2 lost (contract cancelled);
+- saves: f1 held (accepted 2 Nov, active 37 days later), f3 pending (14 days), f2 lost (the contract was
+  cancelled 15 days after the offer was accepted, so the save counts as lost once judged);
   save rate 1 / 5 = 0.2;
 - offer cost of accepted offers 1000 + 3000 + 500 = 4500 cents; revenue retained (f1): 1999 × 1 month − 1000 = 999;
 - 1 cancellation processed (f4); handoffs f5 (120 s) and f6 (60 s): rate 2 / 7, median wait 90 s;
@@ -16,11 +17,14 @@ import io
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from bot.analytics import charts, drilldown, export, kpis
 from bot.analytics.drilldown import Selection
 from bot.analytics.period import InvalidPeriod, Period
+from bot.analytics.saves import revenue_retained_for
 from bot.records.database import transaction
+from bot.records.models import Contract, ConversationFact
 from tests.analytics_facts import FALLBACK_WITH_EMAIL, HOLD_DAYS, HOSTILE_INTENTS, NOVEMBER, TODAY, seed_facts
 
 JUDGED = {"today": TODAY, "hold_days": HOLD_DAYS}
@@ -56,9 +60,15 @@ def test_save_status_depends_on_the_day_it_is_judged(facts_url: str) -> None:
         late = kpis.figures(session, NOVEMBER, today=date(2027, 1, 31), hold_days=HOLD_DAYS)
     assert (early.saves_held, early.saves_pending, early.saves_lost) == (0, 2, 1)  # f1 only 29 days old
     assert (late.saves_held, late.saves_pending, late.saves_lost) == (2, 0, 1)
-    # 31 Jan: f1 2 whole months (89.6 days, no notice period) × 1999 − 1000; f3 2 months (66.5 days) − 1 notice
-    # month = 1 × 999 − 500
+    # 31 Jan: f1 2 whole months (2 Nov to 31 Jan, no notice period) × 1999 − 1000; f3 would have ended on
+    # 25 Dec (one notice month), 1 whole month since × 999 − 500 — as PIPELINE's revenue_retained_for says
     assert late.revenue_retained_cents == 2 * 1999 - 1000 + 999 - 500
+    with transaction(facts_url) as session:
+        held = session.scalars(select(ConversationFact).where(ConversationFact.conversation_id.in_(
+            ("f1-held", "f3-pending"))))
+        assert late.revenue_retained_cents == sum(
+            revenue_retained_for(fact, session.get(Contract, fact.contract_id), today=date(2027, 1, 31))
+            for fact in held)
 
 
 def test_one_channel_and_its_previous_period(facts_url: str) -> None:

@@ -33,7 +33,7 @@ from bot.records.catalog import ensure_catalog
 from bot.records.database import make_engine, transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
-from bot.records.models import Contract, ConversationFact, Customer, FallbackMessage
+from bot.records.models import Cancellation, Contract, ConversationFact, Customer, FallbackMessage
 
 TARGET_P95_MS = 300
 BEGIN, END = "<!-- analytics-benchmark:begin -->", "<!-- analytics-benchmark:end -->"
@@ -131,8 +131,6 @@ def seed(database_url: str, *, facts: int, today: date, customers: int = 500, ba
         if not session.scalar(select(func.count()).select_from(Customer)):
             seed_demo_customers(session, count=customers, today=today)
         contracts = session.execute(select(Contract.id, Contract.customer_id)).all()
-        # Some saves are lost: every tenth contract has been cancelled since.
-        session.execute(update(Contract).where(Contract.id % 10 == 0).values(status="cancelled"))
     customer_of = {contract_id: customer_id for contract_id, customer_id in contracts}
     rows, fallbacks = [], []
     chance = random.Random(11)
@@ -145,10 +143,30 @@ def seed(database_url: str, *, facts: int, today: date, customers: int = 500, ba
             _insert(database_url, rows, fallbacks)
             rows, fallbacks = [], []
     _insert(database_url, rows, fallbacks)
+    _cancel_some_saved_contracts(database_url)
     engine = make_engine(database_url)
     with engine.begin() as connection:
         connection.execute(text("ANALYZE"))
     engine.dispose()
+
+
+def _cancel_some_saved_contracts(database_url: str) -> None:
+    """Some saves are lost: every tenth contract was cancelled ten days after its latest accepted offer."""
+    fact = ConversationFact
+    with transaction(database_url) as session:
+        latest = session.execute(select(fact.contract_id, fact.customer_id, func.max(fact.offer_made_at))
+                                 .where((fact.outcome == "offer_accepted") & (fact.contract_id % 10 == 0))
+                                 .group_by(fact.contract_id, fact.customer_id)).all()
+        seen: set[int] = set()
+        for contract_id, customer_id, accepted in latest:
+            if contract_id in seen or accepted is None:
+                continue
+            seen.add(contract_id)
+            requested = accepted + timedelta(days=10)
+            session.add(Cancellation(contract_id=contract_id, customer_id=customer_id, requested_at=requested,
+                                     effective_date=requested.date() + timedelta(days=31),
+                                     confirmation_number=f"KB-B{contract_id:07d}", conversation_id=None))
+        session.execute(update(Contract).where(Contract.id.in_(seen)).values(status="cancelled"))
 
 
 def _insert(database_url: str, rows: list[dict], fallbacks: list[dict]) -> None:

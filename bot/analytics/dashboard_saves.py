@@ -1,68 +1,58 @@
-"""Save status and revenue retained as SQL expressions, for the dashboard's aggregates.
+"""Save status and revenue retained as SQL expressions for the dashboard's aggregates.
 
-An accepted offer is a save only if the contract is still active `hold_days` after the acceptance, from the
-records (contracts.status): `lost` when the contract has been cancelled or has ended since, `held` once
-`hold_days` have passed without that, `pending` before. Revenue retained by a held save = monthly price ×
-whole months (30 days) the contract has run beyond the date the cancellation would have taken effect (the
-acceptance plus the notice period), minus the offer's cost.
-
-Written against the issue-10 contract for bot/analytics/saves.py (save_status_sql) while that module was
-being built in parallel; the lead replaces these expressions by saves.save_status_sql when merging.
+The status is PIPELINE's rule (bot/analytics/saves.py, `save_status_sql`): held, pending or lost (a cancellation
+of the contract requested within `hold_days` after the offer was accepted). Revenue retained by a held save is
+`saves.revenue_retained_for` in SQL: monthly price × whole months the contract ran beyond the date it would have
+ended had the customer cancelled when accepting (the minimum term end, or one notice month later, as
+bot.retention.dates.effective_cancellation_date), until today or its actual end, minus the offer's cost. In
+SQL a month is the average Gregorian month (30.436875 days), so a figure can differ from the calendar-month
+count by one month at a boundary day.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy import and_, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.analytics.saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, STILL_A_CUSTOMER, save_status_sql
 from bot.analytics.sql import epoch_seconds, whole
-from bot.records.models import CANCELLED, ENDED, Contract, ConversationFact
+from bot.records.models import Contract, ConversationFact
 
-SAVE_HELD, SAVE_LOST, SAVE_PENDING = "held", "lost", "pending"
-SAVE_STATUSES = (SAVE_HELD, SAVE_PENDING, SAVE_LOST)
+__all__ = ["SAVE_HELD", "SAVE_LOST", "SAVE_PENDING", "DEFAULT_HOLD_DAYS", "save_status_case",
+           "revenue_retained_case", "with_contract"]
+
 DEFAULT_HOLD_DAYS = 30
-MONTH_SECONDS = 30 * 86400
-
-
-def accepted_at() -> ColumnElement:
-    """When the offer was accepted (the facts keep when it was made; the conversation ended soon after)."""
-    return func.coalesce(ConversationFact.offer_made_at, ConversationFact.ended_at)
-
-
-def _start_of(today: date) -> datetime:
-    return datetime.combine(today, time.min, tzinfo=timezone.utc)
+MONTH_SECONDS = 30.436875 * 86400
 
 
 def save_status_case(*, today: date, hold_days: int) -> ColumnElement:
-    """held | lost | pending for conversations whose offer was accepted, else NULL (needs the outer join
-    of contracts on conversation_facts.contract_id, see `with_contract`)."""
-    fact = ConversationFact
-    return case(
-        (fact.outcome != "offer_accepted", None),
-        (Contract.status.in_((CANCELLED, ENDED)), literal(SAVE_LOST)),
-        (Contract.status.is_(None), literal(SAVE_PENDING)),
-        (accepted_at() <= _start_of(today) - timedelta(days=hold_days), literal(SAVE_HELD)),
-        else_=literal(SAVE_PENDING),
-    )
+    """held | lost | pending for conversations whose offer was accepted, else NULL."""
+    return save_status_sql(today=today, hold_days=hold_days)
 
 
-def months_beyond_cancellation(*, today: date) -> ColumnElement:
-    """Whole months the contract has run beyond the date the cancellation would have taken effect."""
-    now_epoch = _start_of(today).timestamp()
-    months = whole((literal(now_epoch) - epoch_seconds(accepted_at())) / MONTH_SECONDS)
-    beyond = months - func.coalesce(Contract.notice_period_months, 1)
-    return case((beyond > 0, beyond), else_=0)
+def _would_have_ended() -> ColumnElement:
+    """Epoch seconds of the day a cancellation requested at the acceptance would have ended the contract."""
+    accepted = epoch_seconds(ConversationFact.offer_made_at)
+    term_end = epoch_seconds(Contract.minimum_term_end)
+    notice = func.coalesce(Contract.notice_period_months, 1)
+    one_notice_month = accepted + case((notice < 1, notice), else_=1) * MONTH_SECONDS
+    return case((accepted + notice * MONTH_SECONDS <= term_end, term_end),
+                (one_notice_month > term_end, one_notice_month), else_=term_end)
 
 
 def revenue_retained_case(*, today: date, hold_days: int) -> ColumnElement:
-    """Revenue retained by one conversation in cents: for held saves price × months beyond − offer cost, else 0."""
+    """Revenue retained by one conversation in cents (held saves only; needs `with_contract`)."""
     held = save_status_case(today=today, hold_days=hold_days) == SAVE_HELD
-    earned = Contract.monthly_price_cents * months_beyond_cancellation(today=today) \
-        - func.coalesce(ConversationFact.offer_cost_cents, 0)
-    return case((held, earned), else_=0)
+    now = literal(datetime.combine(today, time.min, tzinfo=timezone.utc).timestamp())
+    ended = epoch_seconds(Contract.cancellation_effective_date)
+    stayed_until = case((Contract.status.in_(STILL_A_CUSTOMER), now), (ended < now, ended), else_=now)
+    beyond = stayed_until - _would_have_ended()
+    months = case((beyond > 0, whole(beyond / MONTH_SECONDS)), else_=0)
+    earned = Contract.monthly_price_cents * months - func.coalesce(ConversationFact.offer_cost_cents, 0)
+    return case((held & Contract.id.is_not(None), earned), else_=0)
 
 
 def with_contract(statement):  # type: ignore[no-untyped-def]
-    """`statement` (selecting from conversation_facts) with the contract joined for the save status."""
+    """`statement` (selecting from conversation_facts) with the fact's contract joined (for the revenue)."""
     return statement.outerjoin(Contract, and_(Contract.id == ConversationFact.contract_id))

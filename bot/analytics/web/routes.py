@@ -25,7 +25,6 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from bot.analytics import charts, drilldown, export, kpis
-from bot.analytics.dashboard_saves import DEFAULT_HOLD_DAYS
 from bot.analytics.drilldown import InvalidSelection, Selection
 from bot.analytics.period import InvalidPeriod, Period, last_days
 from bot.analytics.web import labels
@@ -59,7 +58,7 @@ def today() -> date:
 
 def hold_days(settings: Settings) -> int:
     """How many days an accepted offer must hold to count as a save (ANALYTICS_SAVE_HOLD_DAYS, default 30)."""
-    return int(getattr(settings, "analytics_save_hold_days", DEFAULT_HOLD_DAYS))
+    return settings.analytics_save_hold_days
 
 
 def masked_for(login: Login) -> bool:
