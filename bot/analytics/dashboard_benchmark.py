@@ -157,7 +157,7 @@ def _cancel_some_saved_contracts(database_url: str) -> None:
         latest = session.execute(select(fact.contract_id, fact.customer_id, func.max(fact.offer_made_at))
                                  .where((fact.outcome == "offer_accepted") & (fact.contract_id % 10 == 0))
                                  .group_by(fact.contract_id, fact.customer_id)).all()
-        seen: set[int] = set()
+        seen: set[int] = set(session.scalars(select(Cancellation.contract_id)))  # cancelled in the demo data
         for contract_id, customer_id, accepted in latest:
             if contract_id in seen or accepted is None:
                 continue
@@ -166,7 +166,7 @@ def _cancel_some_saved_contracts(database_url: str) -> None:
             session.add(Cancellation(contract_id=contract_id, customer_id=customer_id, requested_at=requested,
                                      effective_date=requested.date() + timedelta(days=31),
                                      confirmation_number=f"KB-B{contract_id:07d}", conversation_id=None))
-        session.execute(update(Contract).where(Contract.id.in_(seen)).values(status="cancelled"))
+            session.execute(update(Contract).where(Contract.id == contract_id).values(status="cancelled"))
 
 
 def _insert(database_url: str, rows: list[dict], fallbacks: list[dict]) -> None:

@@ -23,7 +23,7 @@ from bot.analytics.dashboard_saves import (
     SAVE_HELD,
     SAVE_LOST,
     SAVE_PENDING,
-    revenue_retained_case,
+    revenue_if_held,
     save_status_case,
     with_contract,
 )
@@ -123,10 +123,12 @@ def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, h
     status = save_status_case(today=today, hold_days=hold_days)
     for index, save, count, revenue in session.execute(with_contract(select(
             bucket, status, func.count(fact.id),
-            func.coalesce(func.sum(revenue_retained_case(today=today, hold_days=hold_days)), 0)).select_from(fact))
+            func.coalesce(func.sum(revenue_if_held(today=today)), 0)).select_from(fact))
             .where(span & (fact.outcome == "offer_accepted")).group_by(bucket, status)):
+        if save is None:
+            continue
         found[int(index)][save] = int(count)
-        found[int(index)]["revenue"] += int(revenue)
+        found[int(index)]["revenue"] += int(revenue) if save == SAVE_HELD else 0
     return [found[index] for index in range(len(periods))]
 
 
