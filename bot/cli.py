@@ -6,8 +6,14 @@
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
     python -m bot.cli handoff-benchmark  live handoffs: queue and message latency, customers and agents at once
+    python -m bot.cli analytics-benchmark
+                                       time every marketing-dashboard request on 100,000 synthetic
+                                       conversations, on SQLite and (--postgres-url) PostgreSQL
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
+    python -m bot.cli analytics-consumer
+                                       conversation events from the event broker into the analytics facts
+                                       (started and supervised by `run`; bot.analytics)
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
                                        a login for the agent console; asks for the password twice
                                        (or reads one line from stdin with --password-stdin)
@@ -143,6 +149,7 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
         "web app": [PYTHON, "-m", "bot.web.app"],
         "e-mail delivery": [PYTHON, "-m", "bot.outbox_worker"],
         "data retention": [PYTHON, "-m", "bot.cli", "purge-expired", "--every", f"{settings.purge_interval_hours}h"],
+        "analytics consumer": [PYTHON, "-m", "bot.cli", "analytics-consumer"],
     }
 
 
@@ -209,7 +216,41 @@ def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> st
             "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
             f"  Data retention:          deletes expired transcripts ({settings.transcript_retention_days} days) and "
             f"analytics ({settings.analytics_retention_days} days) every {settings.purge_interval_hours} h\n"
+            f"  Analytics consumer:      {analytics_source(settings)} -> conversation facts\n"
             "A process that stops is restarted. Press Ctrl-C to stop.\n")
+
+
+def analytics_source(settings: Settings) -> str:
+    """Where the analytics consumer reads the conversation events from (no passwords)."""
+    if settings.event_broker_url:
+        return f"RabbitMQ queue {settings.event_broker_queue}"
+    if settings.analytics_events_url:
+        from sqlalchemy.engine import make_url
+
+        return f"Rasa's SQL event broker ({make_url(settings.analytics_events_url).render_as_string(hide_password=True)})"
+    return "no event broker (ANALYTICS_EVENTS_URL=off)"
+
+
+def analytics_consumer(settings: Settings) -> int:
+    """Run the analytics consumer for the configured broker until SIGINT/SIGTERM."""
+    if settings.event_broker_url:
+        from bot.analytics import consumer_rabbitmq
+
+        consumer_rabbitmq.run(settings)
+        return 0
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if not settings.analytics_events_url:
+        logger.info("ANALYTICS_EVENTS_URL=off and no EVENT_BROKER_URL: no events to read.")
+        stop.wait()
+        return 0
+    from bot.analytics import consumer_sql
+
+    consumer_sql.run(settings, stop)
+    return 0
 
 
 def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
@@ -510,6 +551,14 @@ def main(argv: list[str] | None = None) -> int:
     handoff_bench.add_argument("--rounds", type=int, default=3, help="scenario runs on the same servers (pooled)")
     handoff_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "handoff_benchmark.md",
                                help="report whose generated section for these services is rewritten")
+    analytics_bench = commands.add_parser(
+        "analytics-benchmark", help="time every dashboard request on synthetic conversations (SQLite, PostgreSQL)")
+    analytics_bench.add_argument("--facts", type=int, default=100_000, help="synthetic conversations to seed")
+    analytics_bench.add_argument("--repeat", type=int, default=20, help="timed runs of each request")
+    analytics_bench.add_argument("--postgres-url", default=None,
+                                 help="an empty PostgreSQL database to seed and measure as well")
+    analytics_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_benchmark.md",
+                                 help="report whose generated section is rewritten (notes outside it stay)")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
     evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
@@ -519,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "results" / "nlu_evaluation.json")
     outbox_parser = commands.add_parser("outbox", help="list the e-mails not delivered yet")
     outbox_parser.add_argument("--deliver", action="store_true", help="try every waiting e-mail now")
+    commands.add_parser("analytics-consumer",
+                        help="conversation events from the event broker into the analytics facts")
     user_parser = commands.add_parser("create-user", help="create a login for the agent console")
     user_parser.add_argument("username", help="3-80 characters: a-z, digits, '.', '_', '-'")
     user_parser.add_argument("--first-name", required=True, help="shown to customers with the agent's messages")
@@ -562,8 +613,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return 0 if run_handoff_benchmark(customers=args.customers, agents=args.agents, services=args.services,
                                           rounds=args.rounds, output=args.output).ok else 1
+    elif args.command == "analytics-benchmark":
+        from bot.analytics.dashboard_benchmark import TARGET_P95_MS
+        from bot.analytics.dashboard_benchmark import run as run_analytics_benchmark
+
+        timings = run_analytics_benchmark(facts=args.facts, repeat=args.repeat, postgres_url=args.postgres_url,
+                                          output=args.output)
+        return 0 if all(t.status == 200 and t.p95_ms <= TARGET_P95_MS for t in timings) else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
+    elif args.command == "analytics-consumer":
+        return analytics_consumer(settings)
     elif args.command == "create-user":
         return create_user_command(settings, username=args.username, first_name=args.first_name, role=args.role,
                                    password_stdin=args.password_stdin)

@@ -9,7 +9,9 @@ every URL comes from the environment through `bot.settings`:
 - lock store: `LOCK_STORE_URL`, e.g. `redis://127.0.0.1:6379/1` (needed as soon as more than one Rasa
   process serves the same conversations); in memory when unset;
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
-  every conversation event to the queue `EVENT_BROKER_QUEUE`; none when unset.
+  every conversation event to the queue `EVENT_BROKER_QUEUE`; when unset, Rasa's SQL event broker writes
+  them to a database of its own, `ANALYTICS_EVENTS_URL` (default `sqlite:///var/analytics_events.db`,
+  "off" for none). Either way the analytics consumer (bot.analytics) reads them.
 
 - action server: every call carries `Authorization: Bearer ${ACTION_SERVER_TOKEN}`; the file names the
   variable, Rasa substitutes its value from its own environment when it reads the file, so the secret
@@ -77,6 +79,35 @@ def event_broker_config(url: str, queue: str) -> dict[str, Any]:
             "password": unquote(parts.password or "guest"), "queues": [queue]}
 
 
+def sql_event_broker_config(url: str) -> dict[str, Any]:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise EndpointConfigurationError(
+            f"ANALYTICS_EVENTS_URL must be an SQLAlchemy database URL such as sqlite:///var/analytics_events.db, "
+            f"got {url!r}") from None
+    # Rasa's SQLEventBroker takes a complete URL as its `host` (as the SQL tracker store does).
+    return {"type": "sql", "dialect": parsed.get_backend_name(), "url": url}
+
+
+def _prepare_sqlite_events_file(url: str, tracker_store_url: str) -> None:
+    """Create the folder, refuse the tracker store's file (both tables are called `events`), and switch the
+    file to write-ahead logging so that the analytics consumer's reads never block Rasa's writes."""
+    import sqlite3
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    tracker = make_url(tracker_store_url)
+    if tracker.get_backend_name() == "sqlite" and tracker.database and \
+            Path(tracker.database).resolve() == Path(parsed.database).resolve():
+        raise EndpointConfigurationError("ANALYTICS_EVENTS_URL must name another database than TRACKER_STORE_URL")
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(parsed.database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
+
+
 def endpoints_config(settings: Settings, *, action_server_url: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {
         "action_endpoint": {"url": action_server_url or settings.action_server_url,
@@ -87,6 +118,8 @@ def endpoints_config(settings: Settings, *, action_server_url: str | None = None
         config["lock_store"] = lock_store_config(settings.lock_store_url)
     if settings.event_broker_url:
         config["event_broker"] = event_broker_config(settings.event_broker_url, settings.event_broker_queue)
+    elif settings.analytics_events_url:
+        config["event_broker"] = sql_event_broker_config(settings.analytics_events_url)
     return config
 
 
@@ -96,6 +129,8 @@ def write_endpoints(settings: Settings, target: Path, *, action_server_url: str 
     tracker_url = make_url(settings.tracker_store_url)
     if tracker_url.get_backend_name() == "sqlite" and tracker_url.database:
         Path(tracker_url.database).parent.mkdir(parents=True, exist_ok=True)
+    if not settings.event_broker_url and settings.analytics_events_url:
+        _prepare_sqlite_events_file(settings.analytics_events_url, settings.tracker_store_url)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("# Written by bot.rasa_endpoints from the environment; edits are overwritten.\n"
                       + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))

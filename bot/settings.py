@@ -26,6 +26,10 @@ def _default_tracker_store_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"
 
 
+def _default_analytics_events_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'analytics_events.db'}"
+
+
 def _env_int(name: str, default: int, env: Mapping[str, str]) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -162,6 +166,14 @@ class Settings:
     lock_store_url: str | None = None
     event_broker_url: str | None = None
     event_broker_queue: str = "retention_events"
+    # Analytics pipeline (bot/analytics): without EVENT_BROKER_URL, Rasa's SQL event broker writes every
+    # event to this database of its own (never the tracker store's; "off" disables it); an accepted offer
+    # counts as a save once the contract is still active this many days later; an open conversation
+    # quiet for this long is closed (abandoned or resolved).
+    analytics_events_url: str | None = field(default_factory=_default_analytics_events_url)
+    analytics_save_hold_days: int = 30
+    analytics_idle_minutes: int = 30
+    analytics_poll_seconds: float = 1.0
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     # § 312k BGB: the privacy notice named in the first message (Art. 13 GDPR), where the web app is reached
     # by customers (links to the cancellation download), and the key that signs those download links
@@ -247,6 +259,12 @@ class Settings:
             lock_store_url=env.get("LOCK_STORE_URL") or None,
             event_broker_url=env.get("EVENT_BROKER_URL") or None,
             event_broker_queue=env.get("EVENT_BROKER_QUEUE") or defaults.event_broker_queue,
+            analytics_events_url=(None if (env.get("ANALYTICS_EVENTS_URL") or "").lower() == "off"
+                                  else env.get("ANALYTICS_EVENTS_URL") or defaults.analytics_events_url),
+            analytics_save_hold_days=_env_positive_int("ANALYTICS_SAVE_HOLD_DAYS", defaults.analytics_save_hold_days,
+                                                       env),
+            analytics_idle_minutes=_env_positive_int("ANALYTICS_IDLE_MINUTES", defaults.analytics_idle_minutes, env),
+            analytics_poll_seconds=_env_float("ANALYTICS_POLL_SECONDS", defaults.analytics_poll_seconds, env),
             action_server_url=env.get("ACTION_SERVER_URL") or defaults.action_server_url,
             privacy_url=env.get("PRIVACY_URL") or defaults.privacy_url,
             web_public_url=(env.get("WEB_PUBLIC_URL") or "").rstrip("/") or None,

@@ -93,13 +93,16 @@ class RunningAssistant:
 @contextmanager
 def running_assistant(database_url: str, workdir: Path, *, action_server: bool = True,
                       web_app: bool = True, extra_env: dict[str, str] | None = None,
-                      rasa_api: bool = False, mail_worker: bool = False) -> Iterator[RunningAssistant]:
+                      rasa_api: bool = False, mail_worker: bool = False,
+                      analytics_consumer: bool = False) -> Iterator[RunningAssistant]:
     """The assistant on free ports; with action_server=False, Rasa points at a port where nothing listens.
 
     Conversations go to an SQLite tracker store in `workdir` unless `extra_env` names another
     (TRACKER_STORE_URL), and `extra_env` may add a lock store and an event broker (see bot.rasa_endpoints).
     Rasa's HTTP API is off unless `rasa_api` (then it requires a JWT: `RunningAssistant.api_headers`).
-    The e-mail delivery worker runs only with `mail_worker` (it serves nothing, so nothing is awaited).
+    The e-mail delivery worker runs only with `mail_worker` (it serves nothing, so nothing is awaited), the
+    analytics consumer only with `analytics_consumer`; Rasa's SQL event broker writes to `workdir` unless
+    `extra_env` says otherwise (ANALYTICS_EVENTS_URL, EVENT_BROKER_URL).
     """
     if not MODEL_PATH.exists():
         raise RuntimeError(f"No trained model at {MODEL_PATH}: run scripts/test.sh (it trains when needed).")
@@ -108,6 +111,7 @@ def running_assistant(database_url: str, workdir: Path, *, action_server: bool =
            "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1",
            "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", "RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "TRACKER_STORE_URL": f"sqlite:///{workdir / 'conversations.db'}",
+           "ANALYTICS_EVENTS_URL": f"sqlite:///{workdir / 'analytics_events.db'}",
            "RASA_API_ENABLED": "true" if rasa_api else "false", **(extra_env or {})}
     env["ACTION_SERVER_TOKEN"] = env.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32)
     if rasa_api:
@@ -117,8 +121,10 @@ def running_assistant(database_url: str, workdir: Path, *, action_server: bool =
                                 action_server_url=f"http://127.0.0.1:{action_port}/webhook")
     health = {"action server": f"http://127.0.0.1:{action_port}/health",
               "rasa server": f"http://127.0.0.1:{rasa_port}/",  # answers once the model is loaded
-              "web app": f"http://127.0.0.1:{web_port}/healthz", "e-mail delivery": None}
-    logs = {"action server": "actions", "rasa server": "rasa", "web app": "web", "e-mail delivery": "mail"}
+              "web app": f"http://127.0.0.1:{web_port}/healthz", "e-mail delivery": None,
+              "analytics consumer": None}
+    logs = {"action server": "actions", "rasa server": "rasa", "web app": "web", "e-mail delivery": "mail",
+            "analytics consumer": "analytics"}
     commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
     if not action_server:
         del commands["action server"]
@@ -128,6 +134,8 @@ def running_assistant(database_url: str, workdir: Path, *, action_server: bool =
         del commands["e-mail delivery"]
     # The retention job deletes only data older than months; tests call bot.privacy.retention directly.
     commands.pop("data retention", None)
+    if not analytics_consumer:
+        del commands["analytics consumer"]
     processes: dict[str, subprocess.Popen] = {}
     try:
         started = []

@@ -12,13 +12,24 @@ from bot.rasa_endpoints import TRACKER_STORE_CLASS, EndpointConfigurationError, 
 from bot.settings import PROJECT_ROOT, Settings
 
 
-def test_embedded_defaults_keep_conversations_in_sqlite_without_lock_store_or_broker() -> None:
+def test_embedded_defaults_keep_conversations_and_analytics_events_in_separate_sqlite_files() -> None:
     config = endpoints_config(Settings.from_env({}))
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook",
                                          "headers": {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}}
     assert config["tracker_store"] == {"type": TRACKER_STORE_CLASS, "dialect": "sqlite",
                                        "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"}
-    assert "lock_store" not in config and "event_broker" not in config
+    assert "lock_store" not in config
+    # Rasa's SQL event broker, into a database of its own (its table is called `events` too).
+    assert config["event_broker"] == {"type": "sql", "dialect": "sqlite",
+                                      "url": f"sqlite:///{PROJECT_ROOT / 'var' / 'analytics_events.db'}"}
+
+
+def test_the_sql_event_broker_can_be_switched_off_and_never_shares_the_tracker_stores_file(tmp_path: Path) -> None:
+    assert "event_broker" not in endpoints_config(Settings.from_env({"ANALYTICS_EVENTS_URL": "off"}))
+    same = f"sqlite:///{tmp_path / 'conversations.db'}"
+    with pytest.raises(EndpointConfigurationError, match="another database"):
+        write_endpoints(Settings.from_env({"TRACKER_STORE_URL": same, "ANALYTICS_EVENTS_URL": same}),
+                        tmp_path / "endpoints.yml")
 
 
 def test_production_urls_become_postgresql_redis_and_rabbitmq() -> None:

@@ -90,6 +90,7 @@ def start_run_command(tmp_path: Path) -> tuple[subprocess.Popen, Path, str, str,
     rasa_url, web_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}"
     env = {name: value for name, value in os.environ.items() if name not in SECRET_NAMES}
     env.update({"DATABASE_URL": database_url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
+                "ANALYTICS_EVENTS_URL": f"sqlite:///{tmp_path / 'analytics_events.db'}",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "WEB_HOST": "127.0.0.1", "SECRETS_FILE": str(tmp_path / "secrets.env"),
                 "COMPANY_NAME": COMPANY, "WEB_PORT": str(web_port), "RASA_URL": rasa_url, "RASA_PUBLIC_URL": rasa_url})
     log = tmp_path / "run.log"
@@ -153,7 +154,10 @@ def test_run_starts_all_services_and_sigint_stops_them(tmp_path: Path, interrupt
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600, "run generates the missing secrets"
         children = child_pids(command.pid)
         started = sorted(command_line(pid).split(" -m ")[1].split()[0] for pid in children)
-        assert started == ["bot.action_server", "bot.cli", "bot.outbox_worker", "bot.rasa_server", "bot.web.app"], started
+        assert started == ["bot.action_server", "bot.cli", "bot.cli", "bot.outbox_worker", "bot.rasa_server",
+                           "bot.web.app"], started
+        assert any(command_line(pid).endswith("bot.cli analytics-consumer ") for pid in children)
+        assert any(" bot.cli purge-expired " in command_line(pid) for pid in children)
 
         # The conversation starts in the action server (the disclosure): Rasa must reach this one, on --action-port.
         reply = httpx.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": "run-test", "message": "Hallo"},
@@ -166,6 +170,7 @@ def test_run_starts_all_services_and_sigint_stops_them(tmp_path: Path, interrupt
             time.sleep(0.2)
         output = log.read_text()
         assert "The assistant is ready" in output and f"{rasa_url}/webhooks/rest/webhook" in output, output[-3000:]
+        assert "Analytics consumer:      Rasa's SQL event broker (sqlite:///" in output, output[-3000:]
         assert "DeprecationWarning" not in output and "FutureWarning" not in output, output[-3000:]
 
         stop_and_check_everything_stopped(command, log, rasa_url, signal.SIGINT,
@@ -189,7 +194,7 @@ def test_a_crashed_action_server_is_restarted_and_the_conversation_carries_on(tm
         children = child_pids(command.pid)
         [action_server] = [pid for pid in children if "bot.action_server" in command_line(pid)]
         others = [pid for pid in children if pid != action_server]
-        assert len(others) == 4  # Rasa server, web app, e-mail delivery worker, data retention job
+        assert len(others) == 5  # Rasa server, web app, e-mail delivery worker, data retention job, analytics consumer
 
         assert "automatischer Assistent" in say("Hallo")
         say("Wie lange läuft mein Vertrag noch?")

@@ -60,6 +60,7 @@ NOTICES = {
     "complaint": "Beschwerde notiert; der Kunde hat die Vorgangsnummer erhalten.",
 }
 MAX_REPLY = 2000
+HOME_PAGES = {"marketer": "/console/analytics/"}  # where a login lands (agents and supervisors: the queue)
 
 
 def settings_of(request: web.Request) -> Settings:
@@ -122,22 +123,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     client = requester(request, settings)
 
-    def check(session: Session) -> str | None:
+    def check(session: Session) -> tuple[str, str] | None:
         user = authenticate(session, username=username, password=password, client_key=client, now=now(),
                             limits=LoginLimits.from_settings(settings))
-        return None if user is None else start_session(session, user_id=user.id, now=now(),
-                                                        lifetime=lifetime(settings))
+        return None if user is None else (start_session(session, user_id=user.id, now=now(),
+                                                         lifetime=lifetime(settings)), user.role)
 
     try:
-        token = await in_records(request, check)
+        started = await in_records(request, check)
     except TooManyAttempts as refused:
         response = _login_form(request, status=429, username=username, error=str(refused))
         response.headers["Retry-After"] = str(refused.retry_after_seconds)
         return response
-    if token is None:
+    if started is None:
         return _login_form(request, status=401, username=username,
                            error="Benutzername oder Passwort ist falsch.")
-    response = web.HTTPSeeOther("/console/")
+    token, role = started
+    response = web.HTTPSeeOther(HOME_PAGES.get(role, "/console/"))
     set_cookie(response, COOKIE, token, settings)
     clear_cookie(response, csrf.LOGIN_COOKIE)
     raise response
