@@ -5,6 +5,10 @@
                                        crashes; Ctrl-C stops all
     python -m bot.cli import-csv FILE  import customers and contracts from a CRM export
     python -m bot.cli benchmark        latency and throughput of the assistant beside a bare `rasa init` bot
+    python -m bot.cli handoff-benchmark  live handoffs: queue and message latency, customers and agents at once
+    python -m bot.cli analytics-benchmark
+                                       time every marketing-dashboard request on 100,000 synthetic
+                                       conversations, on SQLite and (--postgres-url) PostgreSQL
     python -m bot.cli evaluate         measure the trained NLU on the test and dev sets (and GermEval if present)
     python -m bot.cli outbox           list the e-mails not delivered yet (--deliver: try them all now)
     python -m bot.cli analytics-consumer
@@ -13,6 +17,13 @@
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
                                        a login for the agent console; asks for the password twice
                                        (or reads one line from stdin with --password-stdin)
+    python -m bot.cli purge-expired    delete transcripts and analytics facts older than their retention periods
+                                       (--every 24h: repeat; `run` starts it so)
+    python -m bot.cli erase-customer K123456
+                                       erase one customer's personal data (right to erasure); prints what was
+                                       kept and why
+    python -m bot.cli audit-export ID  what the assistant showed and the customer chose in one conversation, with
+                                       times, for disputes (--format json|text, --output FILE)
 """
 from __future__ import annotations
 
@@ -138,6 +149,7 @@ def service_commands(settings: Settings, *, rasa_port: int, action_port: int,
         "rasa server": rasa,
         "web app": [PYTHON, "-m", "bot.web.app"],
         "e-mail delivery": [PYTHON, "-m", "bot.outbox_worker"],
+        "data retention": [PYTHON, "-m", "bot.cli", "purge-expired", "--every", f"{settings.purge_interval_hours}h"],
         "analytics consumer": [PYTHON, "-m", "bot.cli", "analytics-consumer"],
     }
 
@@ -203,6 +215,8 @@ def address_block(settings: Settings, *, rasa_port: int, action_port: int) -> st
             f"  Rasa server (REST API):  http://{settings.rasa_host}:{rasa_port}/webhooks/rest/webhook\n{api}"
             f"  Action server:           http://{settings.action_server_host}:{action_port}/health\n"
             "  E-mail delivery:         retries failed confirmation e-mails (python -m bot.cli outbox)\n"
+            f"  Data retention:          deletes expired transcripts ({settings.transcript_retention_days} days) and "
+            f"analytics ({settings.analytics_retention_days} days) every {settings.purge_interval_hours} h\n"
             f"  Analytics consumer:      {analytics_source(settings)} -> conversation facts\n"
             "A process that stops is restarted. Press Ctrl-C to stop.\n")
 
@@ -437,6 +451,75 @@ def evaluate(settings: Settings, *, model: Path, test: Path, dev: Path, markdown
     return 0
 
 
+def _event_tables(settings: Settings) -> tuple[list[str], list[str]]:
+    """The conversation stores (the tracker store) and the analytics pipeline's event broker database, if any."""
+    broker = getattr(settings, "analytics_events_url", None)  # the analytics pipeline's SQL event broker
+    return [settings.tracker_store_url], [broker] if broker and broker != settings.tracker_store_url else []
+
+
+def purge_expired_command(settings: Settings, *, every: str | None) -> int:
+    from bot.privacy.retention import parse_interval, purge_expired, run_every
+
+    stores, brokers = _event_tables(settings)
+
+    def purge() -> None:
+        report = purge_expired(records_url=settings.database_url, event_store_urls=stores, broker_urls=brokers,
+                               transcript_days=settings.transcript_retention_days,
+                               analytics_days=settings.analytics_retention_days)
+        print(f"Deleted expired data (transcripts older than {settings.transcript_retention_days} days, "
+              f"analytics older than {settings.analytics_retention_days} days): {report.summary()}", flush=True)
+
+    if every is None:
+        purge()
+        return 0
+    try:
+        interval_s = parse_interval(every)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    run_every(interval_s, purge, should_stop=lambda: stopping)
+    return 0
+
+
+def erase_customer_command(settings: Settings, customer_number: str) -> int:
+    from bot.privacy.erasure import UnknownCustomer, erase_customer
+
+    stores, brokers = _event_tables(settings)
+    try:
+        report = erase_customer(customer_number, records_url=settings.database_url, event_store_urls=stores,
+                                broker_urls=brokers)
+    except UnknownCustomer:
+        print(f"No customer has the number {customer_number}.", file=sys.stderr)
+        return 1
+    print(report.text())
+    return 0
+
+
+def audit_export_command(settings: Settings, conversation_id: str, *, output: Path | None, fmt: str) -> int:
+    from bot.privacy.audit import audit_export, audit_json, audit_text
+
+    export = audit_export(conversation_id, records_url=settings.database_url,
+                          tracker_store_url=settings.tracker_store_url)
+    if export is None:
+        print(f"No conversation {conversation_id!r} in the tracker store or the records.", file=sys.stderr)
+        return 1
+    rendered = audit_json(export) if fmt == "json" else audit_text(export)
+    if output is None:
+        print(rendered)
+    else:
+        output.write_text(rendered + "\n", encoding="utf-8")
+        print(f"Written to {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description=__doc__,
@@ -466,6 +549,25 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rounds", type=int, default=2, help="alternating rounds")
     bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmark.md",
                        help="report whose generated section is rewritten (notes outside it stay)")
+    handoff_bench = commands.add_parser(
+        "handoff-benchmark", help="measure live handoffs: customers on socket.io, agents in the console "
+                                  "(bot.benchmark_handoff)")
+    handoff_bench.add_argument("--services", choices=("embedded", "environment"), default="embedded",
+                               help="fresh SQLite records and conversations (embedded), or DATABASE_URL, "
+                                    "TRACKER_STORE_URL, LOCK_STORE_URL, EVENT_BROKER_URL from the environment")
+    handoff_bench.add_argument("--customers", type=int, default=50, help="concurrent customer conversations")
+    handoff_bench.add_argument("--agents", type=int, default=10, help="agents logged into the console")
+    handoff_bench.add_argument("--rounds", type=int, default=3, help="scenario runs on the same servers (pooled)")
+    handoff_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "handoff_benchmark.md",
+                               help="report whose generated section for these services is rewritten")
+    analytics_bench = commands.add_parser(
+        "analytics-benchmark", help="time every dashboard request on synthetic conversations (SQLite, PostgreSQL)")
+    analytics_bench.add_argument("--facts", type=int, default=100_000, help="synthetic conversations to seed")
+    analytics_bench.add_argument("--repeat", type=int, default=20, help="timed runs of each request")
+    analytics_bench.add_argument("--postgres-url", default=None,
+                                 help="an empty PostgreSQL database to seed and measure as well")
+    analytics_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_benchmark.md",
+                                 help="report whose generated section is rewritten (notes outside it stay)")
     evaluate_parser = commands.add_parser("evaluate", help="measure the trained NLU on the test and dev sets")
     evaluate_parser.add_argument("--model", type=Path, default=MODEL_PATH)
     evaluate_parser.add_argument("--test", type=Path, default=TEST_SET_PATH, help="never used for tuning")
@@ -483,6 +585,16 @@ def main(argv: list[str] | None = None) -> int:
     user_parser.add_argument("--role", choices=("agent", "supervisor", "marketer"), default="agent")
     user_parser.add_argument("--password-stdin", action="store_true",
                              help="read the password from the first line of stdin instead of asking twice")
+    purge_parser = commands.add_parser(
+        "purge-expired", help="delete transcripts and analytics facts older than their retention periods")
+    purge_parser.add_argument("--every", default=None, help="repeat at this interval (e.g. 24h, 30m) until stopped")
+    erase_parser = commands.add_parser("erase-customer", help="erase one customer's personal data (GDPR Art. 17)")
+    erase_parser.add_argument("customer_number", help="e.g. K100001")
+    audit_parser = commands.add_parser(
+        "audit-export", help="what the assistant showed and the customer chose in one conversation, with times")
+    audit_parser.add_argument("conversation_id")
+    audit_parser.add_argument("--format", choices=("json", "text"), default="json")
+    audit_parser.add_argument("--output", type=Path, default=None, help="file to write (default: print)")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -505,6 +617,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_benchmark(url=args.url, users=args.users, conversations=args.conversations, rounds=args.rounds,
                              services=args.services, output=args.output)
+    elif args.command == "handoff-benchmark":
+        from bot.benchmark_handoff import run_handoff_benchmark
+
+        return 0 if run_handoff_benchmark(customers=args.customers, agents=args.agents, services=args.services,
+                                          rounds=args.rounds, output=args.output).ok else 1
+    elif args.command == "analytics-benchmark":
+        from bot.analytics.dashboard_benchmark import TARGET_P95_MS
+        from bot.analytics.dashboard_benchmark import run as run_analytics_benchmark
+
+        timings = run_analytics_benchmark(facts=args.facts, repeat=args.repeat, postgres_url=args.postgres_url,
+                                          output=args.output)
+        return 0 if all(t.status == 200 and t.p95_ms <= TARGET_P95_MS for t in timings) else 1
     elif args.command == "outbox":
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "analytics-consumer":
@@ -512,6 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "create-user":
         return create_user_command(settings, username=args.username, first_name=args.first_name, role=args.role,
                                    password_stdin=args.password_stdin)
+    elif args.command == "purge-expired":
+        return purge_expired_command(settings, every=args.every)
+    elif args.command == "erase-customer":
+        return erase_customer_command(settings, args.customer_number)
+    elif args.command == "audit-export":
+        return audit_export_command(settings, args.conversation_id, output=args.output, fmt=args.format)
     elif args.command == "evaluate":
         return evaluate(settings, model=args.model, test=args.test, dev=args.dev, markdown=args.output,
                         json_path=args.json)

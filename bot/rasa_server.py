@@ -317,7 +317,8 @@ def secured_arguments(args: list[str], environ: dict[str, str] | os._Environ) ->
             "only runs with authentication: set RASA_JWT_SECRET (`python -m bot.cli setup` generates one into "
             "var/secrets.env), or switch the API off (RASA_API_ENABLED=false).")
     # Given to Rasa in this process only, so the secret does not show in the process list.
-    return [*args, "--jwt-secret", secret, "--jwt-method", "HS256"]
+    # "=" keeps a secret that starts with "-" (token_urlsafe) from being read as an option.
+    return [*args, f"--jwt-secret={secret}", "--jwt-method", "HS256"]
 
 
 def main() -> None:

@@ -215,6 +215,12 @@ class Settings:
     console_idle_minutes: int = 30
     console_session_hours: int = 10
     console_secure_cookies: bool | None = None
+    # Data protection (bot/privacy/retention.py): conversation transcripts (tracker store) older than
+    # `transcript_retention_days` and analytics facts older than `analytics_retention_days` are deleted by
+    # `python -m bot.cli purge-expired`, which `bot.cli run` repeats every `purge_interval_hours`.
+    transcript_retention_days: int = 180
+    analytics_retention_days: int = 730
+    purge_interval_hours: int = 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -292,6 +298,11 @@ class Settings:
             console_session_hours=_env_positive_int("CONSOLE_SESSION_HOURS", defaults.console_session_hours, env),
             console_secure_cookies=(_env_bool("CONSOLE_SECURE_COOKIES", False, env)
                                     if env.get("CONSOLE_SECURE_COOKIES") else None),
+            transcript_retention_days=_env_positive_int(
+                "TRANSCRIPT_RETENTION_DAYS", defaults.transcript_retention_days, env),
+            analytics_retention_days=_env_positive_int(
+                "ANALYTICS_RETENTION_DAYS", defaults.analytics_retention_days, env),
+            purge_interval_hours=_env_positive_int("PURGE_INTERVAL_HOURS", defaults.purge_interval_hours, env),
         )
 
     @property

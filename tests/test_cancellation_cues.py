@@ -150,3 +150,15 @@ def test_a_top_cancellation_that_its_words_confirm_is_no_misunderstanding() -> N
 def test_not_wanting_to_stay_a_customer_declares_a_cancellation(text: str) -> None:
     from bot.nlp.cues import declares_cancellation
     assert declares_cancellation(text)
+
+
+def test_an_angry_fault_report_is_a_fault_report_when_the_classifier_is_torn() -> None:
+    booster = CancellationCueBooster({"max_gap": 0.5})
+    fault = parsed("Unglaublich, seit gestern wieder kein Netz!!!", ("complain", 0.5), ("report_problem", 0.48))
+    service = parsed("Unglaublich, euer Service ist eine Zumutung", ("complain", 0.5), ("report_problem", 0.45))
+    sure = parsed("Ihr seid eine Frechheit, seit Wochen kein Netz", ("complain", 0.9), ("report_problem", 0.1))
+    booster.process([fault, service, sure])
+    assert fault.get("intent")["name"] == "report_problem"
+    assert [r["name"] for r in fault.get("intent_ranking")[:2]] == ["report_problem", "complain"]
+    assert service.get("intent")["name"] == "complain", "no fault stated"
+    assert sure.get("intent")["name"] == "complain", "the classifier is sure"

@@ -225,6 +225,12 @@ async def test_a_wish_to_cancel_during_a_handoff_gets_the_button_and_the_button_
         confirmation = await chat.text("/cancel_now")
         assert "Kündigung" in confirmation and "bestätig" in confirmation.lower(), confirmation
         assert not await rasa_api.is_paused(chat.sender)
+        # the agent's console sees the handoff end, and why
+        assert open_handoff(assistant.database_url, chat.sender) is None
+        with transaction(assistant.database_url) as session:
+            closed = session.get(HandoffRequest, handoff.id)
+            assert (closed.status, closed.resolution) == ("closed", "handed_back")
+            assert "Jetzt kündigen" in closed.note
 
 
 async def test_agent_messages_reach_the_widget_live_and_after_a_reconnect(

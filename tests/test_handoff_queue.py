@@ -27,6 +27,7 @@ from bot.handoff.queue import (
     handling_seconds,
     owned_handoff,
     reassign,
+    release_for_cancellation,
     take,
     waiting_queue,
     waiting_seconds,
@@ -279,3 +280,18 @@ def test_agent_messages_are_stored_for_the_owner_and_tracked_until_delivered(dat
         hand_back(session, handoff_id=stored.id, agent_id=anna, now=T0 + timedelta(minutes=1))
         with pytest.raises(NotYourConversation):
             record_agent_message(session, handoff_id=handoff_id, agent_id=anna, text="Noch da?", now=T0)
+
+
+def test_a_customer_who_chooses_to_cancel_ends_the_agents_handoff(database_url: str) -> None:
+    agent = _staff(database_url, "anna")
+    taken, waiting = _handoff(database_url, "c1"), _handoff(database_url, "c2")
+    with transaction(database_url) as session:
+        take(session, handoff_id=taken, agent_id=agent, now=T0 + timedelta(seconds=30))
+    with transaction(database_url) as session:
+        released = release_for_cancellation(session, conversation_id="c1", now=T0 + timedelta(minutes=2))
+        assert (released.status, released.resolution) == ("closed", "handed_back")
+        assert "Jetzt kündigen" in released.note and handling_seconds(released) == 90
+        # nothing to end where no agent owns the conversation: a waiting customer just cancels
+        assert release_for_cancellation(session, conversation_id="c2", now=T0) is None
+        assert session.get(HandoffRequest, waiting).status == "open"
+        assert release_for_cancellation(session, conversation_id="c1", now=T0) is None, "only once"

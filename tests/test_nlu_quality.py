@@ -38,7 +38,7 @@ MINIMUM_TEST = {  # the new test set (tests/nlu_test/, issue 8): 0.02 below the 
     # round traded cancel_contract recall (0.917 -> 0.880) for precision and request_human recall; the
     # cancellation stays one click away for 0.959 of cancellation messages (the cancel button when in doubt).
     "cancel_contract recall": 0.86,  # measured 0.880 (first measurement 0.917)
-    "cancel_contract precision": 0.836,  # 0.856 (0.839)
+    "cancel_contract precision": 0.828,  # 0.848 (0.839)
     "complain recall": 0.745,  # 0.765 (0.765)
     "complain precision": 0.73,  # 0.750 (0.750)
     "request_human recall": 0.751,  # 0.771 (0.657)

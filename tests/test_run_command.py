@@ -154,8 +154,10 @@ def test_run_starts_all_services_and_sigint_stops_them(tmp_path: Path, interrupt
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600, "run generates the missing secrets"
         children = child_pids(command.pid)
         started = sorted(command_line(pid).split(" -m ")[1].split()[0] for pid in children)
-        assert started == ["bot.action_server", "bot.cli", "bot.outbox_worker", "bot.rasa_server", "bot.web.app"], started
+        assert started == ["bot.action_server", "bot.cli", "bot.cli", "bot.outbox_worker", "bot.rasa_server",
+                           "bot.web.app"], started
         assert any(command_line(pid).endswith("bot.cli analytics-consumer ") for pid in children)
+        assert any(" bot.cli purge-expired " in command_line(pid) for pid in children)
 
         # The conversation starts in the action server (the disclosure): Rasa must reach this one, on --action-port.
         reply = httpx.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": "run-test", "message": "Hallo"},
@@ -192,7 +194,7 @@ def test_a_crashed_action_server_is_restarted_and_the_conversation_carries_on(tm
         children = child_pids(command.pid)
         [action_server] = [pid for pid in children if "bot.action_server" in command_line(pid)]
         others = [pid for pid in children if pid != action_server]
-        assert len(others) == 4  # Rasa server, web app, e-mail delivery worker, analytics consumer
+        assert len(others) == 5  # Rasa server, web app, e-mail delivery worker, data retention job, analytics consumer
 
         assert "automatischer Assistent" in say("Hallo")
         say("Wie lange läuft mein Vertrag noch?")

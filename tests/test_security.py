@@ -81,12 +81,20 @@ def test_the_rasa_server_refuses_an_open_api_a_token_in_the_url_and_cors_for_eve
     assert secured_arguments(base, {}) == base
     with pytest.raises(UnsafeServerArguments, match="RASA_JWT_SECRET"):
         secured_arguments([*base, "--enable-api"], {})
-    assert secured_arguments([*base, "--enable-api"], {"RASA_JWT_SECRET": "s3cret"})[-4:] == [
-        "--jwt-secret", "s3cret", "--jwt-method", "HS256"]
+    assert secured_arguments([*base, "--enable-api"], {"RASA_JWT_SECRET": "s3cret"})[-3:] == [
+        "--jwt-secret=s3cret", "--jwt-method", "HS256"]
     with pytest.raises(UnsafeServerArguments, match="auth-token"):
         secured_arguments([*base, "--enable-api", "--auth-token", "abc"], {"RASA_JWT_SECRET": "s3cret"})
     with pytest.raises(UnsafeServerArguments, match="ALLOWED_ORIGINS"):
         secured_arguments([*base, "--cors", "*"], {})
+
+
+def test_a_generated_jwt_secret_that_starts_with_a_dash_reaches_rasa_intact() -> None:
+    """secrets.token_urlsafe can start with "-"; as a separate argument Rasa's parser took it for an option."""
+    from rasa.__main__ import create_argument_parser
+
+    arguments = secured_arguments(["run", "--enable-api"], {"RASA_JWT_SECRET": "-Xy_secret"})
+    assert create_argument_parser().parse_args(arguments).jwt_secret == "-Xy_secret"
 
 
 def test_rasa_sends_the_action_server_token_from_its_environment_never_written_down() -> None:

@@ -11,14 +11,20 @@ itself, ends the pause, so that the assistant takes the cancellation at once. Th
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import ConversationResumed
 from sanic import Blueprint
+
+from bot.handoff.queue import release_for_cancellation
+from bot.records.database import transaction
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,16 @@ def command_intent(text: str | None) -> str | None:
     """The intent a `/intent{...}` message names, or None for ordinary text."""
     match = _COMMAND.match(text or "")
     return match.group(1) if match else None
+
+
+def _release_handoff(conversation_id: str) -> None:
+    """Close the agent's handoff in the records (bot.handoff.queue.release_for_cancellation); a records outage
+    must not stand between the customer and the cancellation, so it is only logged."""
+    try:
+        with transaction(get_settings().database_url) as session:
+            release_for_cancellation(session, conversation_id=conversation_id, now=datetime.now(timezone.utc))
+    except Exception:
+        logger.exception("Could not close the handoff of a conversation whose customer chose to cancel")
 
 
 def neutralised(message: UserMessage) -> UserMessage:
@@ -59,6 +75,7 @@ async def guard_message(message: UserMessage, agent: Any) -> UserMessage:
                 tracker.update(ConversationResumed())
                 await agent.tracker_store.save(tracker)
         logger.info("A customer chose to cancel during a handoff: the assistant takes the cancellation")
+        await asyncio.to_thread(_release_handoff, message.sender_id)
         return message
     if intent in CANCEL_INTENTS:
         return message

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.console import live, pages
+from bot.console import delivery, live, pages
 from bot.console.auth import access_rule, make_middleware
 from bot.settings import Settings
 
@@ -94,6 +94,7 @@ def install_console(app: web.Application, settings: Settings, *, rasa_api: Any =
     connection = RasaConnection(settings, rasa_api)
     app[pages.RASA_KEY] = connection
     app.on_cleanup.append(connection.close)
+    delivery.install_retry(app, settings, connection)
     app[live.STREAMS_KEY] = set()
     app.on_shutdown.append(live.end_streams)
     add = app.router

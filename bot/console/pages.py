@@ -35,7 +35,7 @@ from bot.console.transcript import read_conversation
 from bot.handoff import queue
 from bot.handoff.queue import HandoffError
 from bot.records.database import transaction
-from bot.records.models import AgentMessage, HandoffRequest, StaffUser
+from bot.records.models import HandoffRequest, StaffUser
 from bot.retention.formatting import berlin_date, berlin_time
 from bot.settings import Settings
 
@@ -60,6 +60,7 @@ NOTICES = {
     "complaint": "Beschwerde notiert; der Kunde hat die Vorgangsnummer erhalten.",
 }
 MAX_REPLY = 2000
+HOME_PAGES = {"marketer": "/console/analytics/"}  # where a login lands (agents and supervisors: the queue)
 
 
 def settings_of(request: web.Request) -> Settings:
@@ -122,22 +123,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     client = requester(request, settings)
 
-    def check(session: Session) -> str | None:
+    def check(session: Session) -> tuple[str, str] | None:
         user = authenticate(session, username=username, password=password, client_key=client, now=now(),
                             limits=LoginLimits.from_settings(settings))
-        return None if user is None else start_session(session, user_id=user.id, now=now(),
-                                                        lifetime=lifetime(settings))
+        return None if user is None else (start_session(session, user_id=user.id, now=now(),
+                                                         lifetime=lifetime(settings)), user.role)
 
     try:
-        token = await in_records(request, check)
+        started = await in_records(request, check)
     except TooManyAttempts as refused:
         response = _login_form(request, status=429, username=username, error=str(refused))
         response.headers["Retry-After"] = str(refused.retry_after_seconds)
         return response
-    if token is None:
+    if started is None:
         return _login_form(request, status=401, username=username,
                            error="Benutzername oder Passwort ist falsch.")
-    response = web.HTTPSeeOther("/console/")
+    token, role = started
+    response = web.HTTPSeeOther(HOME_PAGES.get(role, "/console/"))
     set_cookie(response, COOKIE, token, settings)
     clear_cookie(response, csrf.LOGIN_COOKIE)
     raise response
@@ -305,8 +307,10 @@ async def take(request: web.Request) -> web.StreamResponse:
 
 async def _send_to_customer(request: web.Request, handoff_id: int, text: str) -> str | None:
     """Store the agent's message (outbox), hand it (and any earlier one Rasa did not take) to Rasa, mark them
-    sent; None when all went out, else what the agent is told (the message stays stored)."""
-    from bot.handoff.messages import mark_failed, mark_sent, record_agent_message
+    sent; None when all went out, else what the agent is told (the message stays stored, and the web app
+    hands it to Rasa by itself once Rasa is reachable again: bot.console.delivery)."""
+    from bot.console.delivery import send_pending
+    from bot.handoff.messages import record_agent_message
 
     login = login_of(request)
 
@@ -314,32 +318,11 @@ async def _send_to_customer(request: web.Request, handoff_id: int, text: str) ->
         record_agent_message(session, handoff_id=handoff_id, agent_id=login.user_id, text=text, now=now())
 
     await in_records(request, store)
-
-    def waiting(session: Session) -> list[tuple[int, str, str, str, str]]:
-        return [(message.id, message.conversation_id, handoff.channel, message.text, first_name)
-                for message, handoff, first_name in session.execute(
-                    select(AgentMessage, HandoffRequest, StaffUser.first_name)
-                    .join(HandoffRequest, HandoffRequest.id == AgentMessage.handoff_id)
-                    .join(StaffUser, StaffUser.id == AgentMessage.agent_id)
-                    .where(AgentMessage.handoff_id == handoff_id, AgentMessage.sent_at.is_(None))
-                    .order_by(AgentMessage.id))]
-
-    async def send(message_id: int, conversation_id: str, channel: str, message_text: str,
-                   first_name: str) -> str | None:
-        problem = await _rasa(request, "Nachricht", lambda api: api.send_agent_message(
-            conversation_id, channel=channel, text=message_text, agent_first_name=first_name, message_id=message_id))
-        if problem is not None:
-            await in_records(request, lambda session: mark_failed(session, message_id, problem))
-        else:
-            await in_records(request, lambda session: mark_sent(session, message_id, now()))
-        return problem
-
-    # Earlier messages that did not reach Rasa (it was down) go first, in order, then this one.
-    for pending in await in_records(request, waiting):
-        problem = await send(*pending)
-        if problem is not None:
-            return problem
-    return None
+    problem = await send_pending(request.app, settings_of(request), request.app[RASA_KEY], handoff_id=handoff_id)
+    if problem is None:
+        return None
+    return ("Der Assistent war nicht erreichbar (Nachricht). Sie wird automatisch zugestellt, sobald er wieder "
+            "erreichbar ist.")
 
 
 @access_rule(roles=AGENT_ROLES)

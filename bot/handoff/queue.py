@@ -197,6 +197,23 @@ def _finish(session: Session, *, handoff_id: int, agent_id: int, resolution: str
     raise _not_yours(session, _handoff(session, handoff_id))
 
 
+CANCELLED_BY_CUSTOMER_NOTE = ("Der Kunde hat während der Übernahme „Jetzt kündigen“ gewählt; der Assistent hat "
+                              "die Kündigung übernommen (§ 312k BGB).")
+
+
+def release_for_cancellation(session: Session, *, conversation_id: str, now: datetime) -> HandoffRequest | None:
+    """The customer pressed "Jetzt kündigen" while an agent owned the conversation: the assistant takes the
+    cancellation at once, so the handoff ends here (handed back, with a note that says why), and the agent's
+    console shows it as closed. None when no agent owned the conversation."""
+    handoff = owned_handoff(session, conversation_id=conversation_id)
+    if handoff is None:
+        return None
+    if _changed(session, handoff.id, HandoffRequest.status == "taken", status="closed", closed_at=now,
+                resolution=HANDED_BACK, note=CANCELLED_BY_CUSTOMER_NOTE):
+        return _handoff(session, handoff.id)
+    return None
+
+
 def reassign(session: Session, *, handoff_id: int, supervisor_id: int, to_agent_id: int,
              now: datetime) -> HandoffRequest:
     """A supervisor gives a waiting or taken conversation to another agent (the waiting time stays as it was)."""

@@ -24,6 +24,7 @@ from bot.nlp.cues import (
     RankedIntent,
     alternative_to_cancelling,
     confirmed_cancellation,
+    fault_over_complaint,
     foreign_cancellation,
     should_cancel,
     unworded_cancellation,
@@ -95,6 +96,8 @@ class CancellationCueBooster(GraphComponent, IntentClassifier):
                 self._put_first(message, ranking, alternative)
             elif (instead := unworded_cancellation(text, ranked, max_gap=self.max_gap)) is not None:
                 self._put_first(message, ranking, instead)
+            elif fault_over_complaint(text, ranked):
+                self._put_first(message, ranking, "report_problem")
             elif len(ranked) > 1 and ({ranked[0].name, ranked[1].name} == {CANCEL, "cancel_now"}
                                       or confirmed_cancellation(text, ranked)):
                 # The two cancellation intents share the evidence ("ich will kein Angebot, ich will kündigen"):

@@ -239,6 +239,21 @@ def confirmed_cancellation(text: str, ranking: Sequence[RankedIntent]) -> bool:
     return has_strong_cue(text) or declares_cancellation(text)
 
 
+# How close a complaint and a fault report must be for the stated fault to decide.
+FAULT_OR_COMPLAINT_GAP = 0.2
+
+
+def fault_over_complaint(text: str, ranking: Sequence[RankedIntent]) -> bool:
+    """Whether an angry message that the classifier finds as much a complaint as a fault report (within
+    `FAULT_OR_COMPLAINT_GAP`) is a fault report: it states a technical fault ("schon wieder kein Internet,
+    eine Frechheit"), which needs the troubleshooting answer; the anger is acknowledged there too."""
+    if len(ranking) < 2 or {ranking[0].name, ranking[1].name} != {"complain", "report_problem"}:
+        return False
+    if ranking[0].name == "report_problem" or ranking[0].confidence - ranking[1].confidence > FAULT_OR_COMPLAINT_GAP:
+        return False
+    return detect_reason(text) == "technical"
+
+
 def foreign_cancellation(text: str, ranking: Sequence[RankedIntent]) -> bool:
     """Whether a top `cancel_contract` is about cancelling something that is not the company's (the flat
     with the landlord, a club, an insurance): then the message is out of scope."""

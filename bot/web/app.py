@@ -12,6 +12,7 @@ Routes:
                            the cancellation declaration with its time of receipt as a plain-text file, only
                            with a link signed by DOWNLOAD_LINK_SECRET that has not expired (403 otherwise)
     /console/...           the agent console (bot/console), for logged-in service agents only
+    /console/analytics/... the marketing dashboard (bot/analytics/web), for marketers and supervisors
 
 The widget talks to the Rasa server's socket.io channel at `settings.rasa_public_url` directly from the
 browser; this app serves files and, for a signed link, one cancellation confirmation from the records. The page loads nothing from anywhere else: the widget bundle's CSS
@@ -233,6 +234,7 @@ def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE,
                console_rasa_api: object | None = None) -> web.Application:
     """The web application for `settings`; `bundle_path` is the rasa-webchat bundle to serve; the console
     talks to Rasa through `console_rasa_api` (default: bot.handoff.rasa_api.RasaApi)."""
+    from bot.analytics.web import install_analytics
     from bot.console import install_console
 
     app = web.Application()
@@ -245,6 +247,7 @@ def create_app(settings: Settings, *, bundle_path: Path = WEBCHAT_BUNDLE,
     app.router.add_get("/datenschutz", privacy_page)
     app.router.add_get(r"/kuendigung/{number:KB-[A-Z0-9]{8}}.txt", cancellation_download)
     install_console(app, settings, rasa_api=console_rasa_api)
+    install_analytics(app, settings)
     return app
 
 

@@ -1,0 +1,164 @@
+"""The series behind the dashboard's charts, aggregated in SQL over conversation_facts for a period.
+
+Every series names its segments by the codes the drill-down takes (bot/analytics/drilldown.py), so a click
+on a bar opens the conversations behind it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, save_status_case, with_contract
+from bot.analytics.period import Period
+from bot.analytics.sql import utc_day
+from bot.records.models import ConversationFact, FallbackMessage
+
+FUNNEL_STEPS = ("intent", "reason", "offer", "accepted", "cancelled", "handed_off")
+SAVE_RATE_DIMENSIONS = ("offer_kind", "reason", "segment")
+TOP_FALLBACKS = 10
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    conversations: int
+    cancellation_intents: int
+    dissatisfaction: float | None  # the average dissatisfaction peak of the day's conversations
+
+
+@dataclass(frozen=True)
+class Share:
+    """One segment of a grouped chart: its code, how many conversations, of which saves held/pending/lost."""
+
+    code: str
+    conversations: int
+    held: int = 0
+    pending: int = 0
+    lost: int = 0
+
+    @property
+    def save_rate(self) -> float | None:
+        return self.held / self.conversations if self.conversations else None
+
+
+@dataclass(frozen=True)
+class FallbackCount:
+    text: str
+    count: int
+
+
+def _count_when(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def per_day(session: Session, period: Period) -> list[DayPoint]:
+    """Conversations, cancellation intents and average dissatisfaction peak per UTC day (every day listed)."""
+    fact = ConversationFact
+    day = utc_day(fact.started_at)
+    rows = session.execute(
+        select(day, func.count(fact.id), _count_when(fact.cancellation_intent.is_(True)),
+               func.avg(fact.dissatisfaction_peak))
+        .where(period.condition()).group_by(day)).all()
+    found = {str(row[0]): row for row in rows}
+    points = []
+    for offset in range(period.days):
+        current = period.first + timedelta(days=offset)
+        row = found.get(current.isoformat())
+        points.append(DayPoint(current, int(row[1]), int(row[2]), float(row[3]) if row[3] is not None else None)
+                      if row else DayPoint(current, 0, 0, None))
+    return points
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The cancellation conversations of a period by reason, by funnel step and with their saves by offer kind,
+    reason and segment."""
+
+    reasons: list[Share]
+    funnel: list[Share]
+    save_rate: dict[str, list[Share]]
+
+
+def breakdown(session: Session, period: Period, *, today: date, hold_days: int) -> Breakdown:
+    """Two grouped scans: the cancellation conversations by (reason, offer kind, segment, outcome, offer made),
+    and their accepted offers (index on outcome) by (reason, offer kind, segment, save status); the charts are
+    sums over those few groups."""
+    fact = ConversationFact
+    offered = case((fact.offer_made_at.is_not(None), 1), else_=0)
+    groups = session.execute(
+        select(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered, func.count(fact.id))
+        .where(period.condition() & fact.cancellation_intent.is_(True))
+        .group_by(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered)).all()
+    status = save_status_case(today=today, hold_days=hold_days)
+    saves = session.execute(with_contract(
+        select(fact.reason, fact.offer_kind, fact.segment, status, func.count(fact.id)).select_from(fact))
+        .where(period.condition() & fact.cancellation_intent.is_(True) & (fact.outcome == "offer_accepted"))
+        .group_by(fact.reason, fact.offer_kind, fact.segment, status)).all()
+
+    reason_counts: dict[str, int] = {}
+    steps = dict.fromkeys(FUNNEL_STEPS, 0)
+    totals: dict[str, dict[str, int]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
+    for reason, offer_kind, segment, outcome, made, count in groups:
+        reason_counts[reason or "none"] = reason_counts.get(reason or "none", 0) + count
+        steps["intent"] += count
+        steps["reason"] += count if reason is not None else 0
+        steps["offer"] += count if made else 0
+        for step, wanted in (("accepted", "offer_accepted"), ("cancelled", "cancelled"), ("handed_off", "handed_off")):
+            steps[step] += count if outcome == wanted else 0
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):
+            if code is not None:
+                totals[dimension][code] = totals[dimension].get(code, 0) + count
+    statuses: dict[str, dict[str, dict[str, int]]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
+    for reason, offer_kind, segment, save, count in saves:
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):
+            if code is not None and save is not None:
+                per_code = statuses[dimension].setdefault(code, {})
+                per_code[save] = per_code.get(save, 0) + count
+    save_rate = {dimension: [Share(code, total, **{key: statuses[dimension].get(code, {}).get(value, 0)
+                                                  for key, value in (("held", SAVE_HELD), ("pending", SAVE_PENDING),
+                                                                     ("lost", SAVE_LOST))})
+                             for code, total in sorted(totals[dimension].items())]
+                 for dimension in SAVE_RATE_DIMENSIONS}
+    return Breakdown(
+        reasons=[Share(code, count) for code, count in sorted(reason_counts.items(), key=lambda item: (-item[1], item[0]))],
+        funnel=[Share(step, steps[step]) for step in FUNNEL_STEPS],
+        save_rate=save_rate)
+
+
+def reasons(session: Session, period: Period) -> list[Share]:
+    """Cancellation conversations per stated reason, most frequent first ('none': no reason given)."""
+    return breakdown(session, period, today=period.last, hold_days=0).reasons
+
+
+def save_rate_by(session: Session, period: Period, dimension: str, *, today: date, hold_days: int) -> list[Share]:
+    """Cancellation conversations per offer kind, reason or segment with their saves (held / pending / lost).
+
+    By offer kind only conversations in which an offer was made count; by segment only verified customers.
+    """
+    if dimension not in SAVE_RATE_DIMENSIONS:
+        raise ValueError(f"dimension must be one of {SAVE_RATE_DIMENSIONS}")
+    return breakdown(session, period, today=today, hold_days=hold_days).save_rate[dimension]
+
+
+def funnel(session: Session, period: Period) -> list[Share]:
+    """Cancellation intent → reason given → offer made → accepted / cancelled / handed off."""
+    return breakdown(session, period, today=period.last, hold_days=0).funnel
+
+
+def top_fallbacks(session: Session, period: Period, *, mask: Callable[[str], str],
+                  limit: int = TOP_FALLBACKS) -> list[FallbackCount]:
+    """The messages most often not understood in the period (channel through their conversation), masked."""
+    message = FallbackMessage
+    statement = select(message.text, func.count(message.id)).where(
+        (message.at >= period.starts) & (message.at < period.ends))
+    if period.channel is not None:
+        statement = statement.join(ConversationFact, ConversationFact.conversation_id == message.conversation_id) \
+            .where(ConversationFact.channel == period.channel)
+    rows = session.execute(statement.group_by(message.text)
+                           .order_by(func.count(message.id).desc(), message.text).limit(limit)).all()
+    return [FallbackCount(mask(str(text_value)), int(count)) for text_value, count in rows]

@@ -1,0 +1,1 @@
+"""Data protection: masking personal data for marketers, retention periods, erasure and audit exports."""
