@@ -453,7 +453,7 @@ def evaluate(settings: Settings, *, model: Path, test: Path, dev: Path, markdown
 
 def _event_tables(settings: Settings) -> tuple[list[str], list[str]]:
     """The conversation stores (the tracker store) and the analytics pipeline's event broker database, if any."""
-    broker = getattr(settings, "analytics_events_url", None)  # the analytics pipeline's SQL event broker
+    broker = settings.analytics_events_url  # the analytics pipeline's SQL event broker
     return [settings.tracker_store_url], [broker] if broker and broker != settings.tracker_store_url else []
 
 
