@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from bot.console.sessions import start_session
 from bot.handoff.users import create_user
 from bot.records.database import transaction
-from tests.test_demo_page import serving
+from bot.web.serving import serving
 
 __all__ = ["PASSWORD", "RecordingRasa", "add_user", "serving", "session_cookie"]
 

@@ -6,12 +6,9 @@ aborted and recorded).
 """
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,6 +21,7 @@ from bot.records.catalog import PLANS
 from bot.retention.formatting import euro
 from bot.settings import Settings
 from bot.web.app import SHOWN_PLANS, WEBCHAT_BUNDLE, create_app, tariff_cards
+from bot.web.serving import serving
 from tests.browser import block_external_requests, launch_chromium, require_bundle
 
 COMPANY = "Nordstern Telekom"
@@ -35,39 +33,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def _cancel_other_tasks() -> None:
-    """Cancel what the app left running (socket.io ping tasks), so the loop closes cleanly."""
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-@contextmanager
-def serving(app: web.Application) -> Iterator[str]:
-    """Serve `app` with AppRunner/TCPSite on a free port of 127.0.0.1 in a background event loop."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="demo-web-app", daemon=True)
-    thread.start()
-    runner = web.AppRunner(app)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner.addresses[0][1]
-
-    try:
-        port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=15)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=15)
-        asyncio.run_coroutine_threadsafe(_cancel_other_tasks(), loop).result(timeout=15)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,19 @@ given, which must not hold conversation facts yet (the benchmark never touches r
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
 import random
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-from aiohttp import web
 from sqlalchemy import create_engine, func, insert, select, text, update
 
 from bot.records.catalog import ensure_catalog
@@ -34,6 +30,7 @@ from bot.records.database import make_engine, transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.migrations import upgrade_to_head
 from bot.records.models import Cancellation, Contract, ConversationFact, Customer, FallbackMessage
+from bot.web.serving import serving
 
 TARGET_P95_MS = 300
 BEGIN, END = "<!-- analytics-benchmark:begin -->", "<!-- analytics-benchmark:end -->"
@@ -197,29 +194,6 @@ def seed_transcripts(tracker_url: str, conversations: int = TRANSCRIPTS) -> None
         connection.execute(text("INSERT INTO events (sender_id, type_name, timestamp, data) "
                                 "VALUES (:sender, :type, :at, :data)"), events)
     engine.dispose()
-
-
-@contextmanager
-def serving(app: web.Application) -> Iterator[str]:
-    """Serve `app` on a free port of 127.0.0.1 from a background event loop."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="analytics-benchmark-web", daemon=True)
-    thread.start()
-    runner = web.AppRunner(app)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner.addresses[0][1]
-
-    try:
-        yield f"http://127.0.0.1:{asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
 
 
 def requests(today: date) -> list[tuple[str, str]]:
