@@ -1,6 +1,7 @@
 """Issue 10's "Done when", end to end: three conversations with the real assistant (cancelled, saved, handed
-off) reach the marketing dashboard through the real event pipeline, and a marketer who logs in over HTTP sees
-them in the key figures, the charts' data, the drill-down for a reason (on to the transcript) and the CSV.
+off and taken by an agent in the console) reach the marketing dashboard through the real event pipeline, and a
+marketer who logs in over HTTP sees them in the key figures, the charts' data, the drill-down for a reason (on
+to the masked transcript) and the CSV export.
 
 - embedded default: SQLite records, Rasa's SQL event broker into its own SQLite file, the project's consumer;
 - production: PostgreSQL (records and tracker store, fresh databases) and RabbitMQ (a queue of this test's own).
@@ -63,6 +64,7 @@ class Conversations:
     cancelled: str
     saved: str
     handed_off: str
+    handoff_id: str  # "Vorgang H-<id>", as the assistant told the customer
 
     @property
     def ids(self) -> set[str]:
@@ -78,13 +80,15 @@ def say(rest_url: str, sender: str, message: str) -> str:
 def converse(assistant: RunningAssistant) -> Conversations:
     """The three conversations, one after the other, over the REST channel as the demo customers."""
     tag = uuid.uuid4().hex[:8]
-    conversations = Conversations(f"e2e-cancel-{tag}", f"e2e-save-{tag}", f"e2e-human-{tag}")
-    for sender, script in ((conversations.cancelled, CANCELLED), (conversations.saved, SAVED),
-                           (conversations.handed_off, HANDED_OFF)):
+    cancelled, saved, handed_off = f"e2e-cancel-{tag}", f"e2e-save-{tag}", f"e2e-human-{tag}"
+    answer = ""
+    for sender, script in ((cancelled, CANCELLED), (saved, SAVED), (handed_off, HANDED_OFF)):
         for message, expected in script:
             answer = say(assistant.rest_url, sender, message)
             assert expected in answer, f"{sender}: {message!r} was answered {answer!r}"
-    return conversations
+    handoff = re.search(r"Vorgang H-(\d+)", answer)
+    assert handoff, answer
+    return Conversations(cancelled, saved, handed_off, handoff.group(1))
 
 
 def stored_event_counts(tracker_store_url: str, senders: set[str]) -> dict[str, int]:
@@ -119,11 +123,11 @@ def wait_until_projected(assistant: RunningAssistant, conversations: Conversatio
 
 
 @contextmanager
-def marketer_client(assistant: RunningAssistant) -> Iterator[httpx.Client]:
-    """A marketer's login through the console's login form, over HTTP."""
-    username = f"mia-{uuid.uuid4().hex[:6]}"
+def console_login(assistant: RunningAssistant, role: str, first_name: str) -> Iterator[httpx.Client]:
+    """A console login with a new user of `role`, through the console's login form over HTTP."""
+    username = f"{first_name.lower()}-{uuid.uuid4().hex[:6]}"
     with transaction(assistant.database_url) as session:
-        create_user(session, username=username, first_name="Mia", password=PASSWORD, role="marketer",
+        create_user(session, username=username, first_name=first_name, password=PASSWORD, role=role,
                     now=datetime.now(timezone.utc))
     assert assistant.web_url is not None
     with httpx.Client(base_url=assistant.web_url, follow_redirects=False, timeout=60) as client:
@@ -134,8 +138,31 @@ def marketer_client(assistant: RunningAssistant) -> Iterator[httpx.Client]:
         response = client.post("/console/login", data={"username": username, "password": PASSWORD,
                                                        "csrf_token": token.group(1)})
         assert response.status_code == 303, response.text
-        assert response.headers["location"].startswith("/console/analytics"), "a marketer lands on the dashboard"
         yield client
+
+
+def agent_takes(assistant: RunningAssistant, handoff_id: str) -> None:
+    """An agent takes the handoff in the console (which pauses the assistant for that conversation)."""
+    page = f"/console/conversations/{handoff_id}"
+    with console_login(assistant, "agent", "Anna") as anna:
+        token = CSRF_FIELD.search(anna.get(page).text)
+        assert token, "the conversation page has no CSRF token"
+        taken = anna.post(f"{page}/take", data={"csrf_token": token.group(1)})
+        assert taken.status_code == 303, taken.text
+
+
+def wait_until_handoff_time_known(database_url: str, conversation_id: str, log: Path) -> None:
+    """The wait until the agent took over is picked up by the consumer's periodic step (every 30 s)."""
+    deadline = time.monotonic() + PROJECTION_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with transaction(database_url) as session:
+            if session.scalar(select(ConversationFact.handoff_wait_seconds)
+                              .where(ConversationFact.conversation_id == conversation_id)) is not None:
+                return
+        time.sleep(1.0)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no consumer log)"
+    pytest.fail(f"the analytics consumer did not pick up the agent's takeover within {PROJECTION_TIMEOUT_S} s\n"
+                f"consumer log:\n{tail}")
 
 
 def kpi_table(page: str) -> dict[str, tuple[str, str]]:
@@ -152,7 +179,8 @@ def chart_data(page: str) -> dict:
 def check_dashboard(assistant: RunningAssistant, conversations: Conversations) -> None:
     today = datetime.now(timezone.utc).date().isoformat()
     period = f"from={today}&to={today}&channel="
-    with marketer_client(assistant) as client:
+    with console_login(assistant, "marketer", "Mia") as client:
+        assert client.get("/console/analytics/").status_code == 200  # where a marketer lands after the login
         response = client.get(f"/console/analytics/?{period}")
         assert response.status_code == 200
         page = response.text
@@ -167,7 +195,8 @@ def check_dashboard(assistant: RunningAssistant, conversations: Conversations) -
         assert shown["save_rate"][0] == "0,0 %"  # held saves / cancellation conversations: none held yet
         assert shown["offer_cost_cents"][0] not in ("0,00 €", "–")
         assert shown["handoff_rate"][0] == "33,3 %"
-        assert shown["median_wait_seconds"][0] == "–"  # nobody has taken the handoff yet
+        median_wait = shown["median_wait_seconds"][0]
+        assert re.fullmatch(r"\d+:\d\d min", median_wait), median_wait  # the agent took the handoff
 
         data = chart_data(page)
         assert {(r["code"], r["conversations"]) for r in data["reasons"]} == {("price", 1), ("competitor", 1)}
@@ -208,14 +237,19 @@ def check_dashboard(assistant: RunningAssistant, conversations: Conversations) -
         conversations.handed_off: ("handed_off", "", "", "")}
     assert all(row["channel"] == "rest" for row in rows)
     assert "customer_number" not in rows[0] and "K10000" not in export.text
+    waited = int(by_id[conversations.handed_off]["handoff_wait_seconds"])
+    assert median_wait == f"{waited // 60}:{waited % 60:02d} min"  # one handoff: its wait is the median
+    assert by_id[conversations.handed_off]["handoff_handling_seconds"] == ""  # the agent has not closed it yet
 
 
 def test_embedded_default_conversations_show_on_the_dashboard(tmp_path: Path) -> None:
     records = seeded_records(tmp_path)
-    with running_assistant(records, tmp_path, analytics_consumer=True,
+    with running_assistant(records, tmp_path, analytics_consumer=True, rasa_api=True,
                            extra_env={"ANALYTICS_POLL_SECONDS": "0.2"}) as assistant:
         conversations = converse(assistant)
+        agent_takes(assistant, conversations.handoff_id)
         wait_until_projected(assistant, conversations, tmp_path / "analytics.log")
+        wait_until_handoff_time_known(records, conversations.handed_off, tmp_path / "analytics.log")
         check_dashboard(assistant, conversations)
 
 
@@ -297,9 +331,12 @@ def test_pg_and_rabbitmq_conversations_show_on_the_dashboard(tmp_path: Path, pg_
     env = {"TRACKER_STORE_URL": pg_conversations, "EVENT_BROKER_URL": RABBITMQ_URL,
            "EVENT_BROKER_QUEUE": queue_name}
     try:
-        with running_assistant(pg_records, tmp_path, analytics_consumer=True, extra_env=env) as assistant:
+        with running_assistant(pg_records, tmp_path, analytics_consumer=True, rasa_api=True,
+                               extra_env=env) as assistant:
             conversations = converse(assistant)
+            agent_takes(assistant, conversations.handoff_id)
             wait_until_projected(assistant, conversations, tmp_path / "analytics.log")
+            wait_until_handoff_time_known(pg_records, conversations.handed_off, tmp_path / "analytics.log")
             stop_consumer(assistant)
             forget_other_assistants(pg_records, conversations)
             check_dashboard(assistant, conversations)
