@@ -25,17 +25,17 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 PG_DATABASE = os.environ.get("TEST_PG_DATABASE", "retention_test")
 
 
-def _create_pg_database() -> str:
+def _create_pg_database(name: str = PG_DATABASE) -> str:
     try:
         admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT",
                               connect_args={"connect_timeout": 3})
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
     except Exception as error:  # any connection problem means: no PostgreSQL here
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error.__class__.__name__}: {error}")
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +69,18 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     url = request.getfixturevalue(f"{request.param}_url" if request.param == "sqlite" else "postgres_url")
     empty_tables(url)
     yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database migrated from nothing for this test alone, on each backend (the shared ones collect what
+    other tests add beside the project's tables, e.g. Rasa's event table or SQLite's statistics)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        url = _create_pg_database(f"{PG_DATABASE}_fresh")
+    upgrade_to_head(url)
+    return url
 
 
 @pytest.fixture

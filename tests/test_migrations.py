@@ -2,5 +2,5 @@
 from bot.records.migrations import schema_differences
 
 
-def test_migrations_match_models(database_url: str) -> None:
-    assert schema_differences(database_url) == []
+def test_migrations_match_models(fresh_database_url: str) -> None:
+    assert schema_differences(fresh_database_url) == []
