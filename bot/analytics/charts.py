@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, save_status_case, with_contract
 from bot.analytics.period import Period
-from bot.analytics.sql import utc_day
+from bot.analytics.sql import unindexed, utc_day
 from bot.records.models import ConversationFact, FallbackMessage
 
 FUNNEL_STEPS = ("intent", "reason", "offer", "accepted", "cancelled", "handed_off")
@@ -56,20 +56,47 @@ def _count_when(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def per_day(session: Session, period: Period) -> list[DayPoint]:
-    """Conversations, cancellation intents and average dissatisfaction peak per UTC day (every day listed)."""
+# SQLite has no hash aggregation: a GROUP BY sorts every row of the period first (for a year of 100,000
+# conversations three quarters of the query). The days are known, so on SQLite each day is three small range
+# reads on the covering index ix_conversation_facts_dashboard instead, in day order, with nothing to sort.
+# Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' text there, so a day's rows are those >= 'YYYY-MM-DD' and
+# < the next day's 'YYYY-MM-DD'.
+_SQLITE_PER_DAY = """
+WITH RECURSIVE days(day) AS (SELECT :first UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < :last)
+SELECT day,
+  (SELECT count(*) FROM conversation_facts WHERE started_at >= day AND started_at < date(day, '+1 day'){channel}),
+  (SELECT sum(cancellation_intent) FROM conversation_facts
+    WHERE started_at >= day AND started_at < date(day, '+1 day'){channel}),
+  (SELECT avg(dissatisfaction_peak) FROM conversation_facts
+    WHERE started_at >= day AND started_at < date(day, '+1 day'){channel})
+FROM days
+"""
+
+
+def _per_day_rows(session: Session, period: Period) -> list[Any]:
+    """(day, conversations, cancellation intents, average dissatisfaction peak) of the days with conversations."""
     fact = ConversationFact
+    if session.get_bind().dialect.name == "sqlite":
+        statement = text(_SQLITE_PER_DAY.format(channel=" AND channel = :channel" if period.channel else ""))
+        values = {"first": period.first.isoformat(), "last": period.last.isoformat()}
+        if period.channel:
+            values["channel"] = period.channel
+        return [row for row in session.execute(statement, values) if row[1]]
     day = utc_day(fact.started_at)
-    rows = session.execute(
+    return session.execute(
         select(day, func.count(fact.id), _count_when(fact.cancellation_intent.is_(True)),
                func.avg(fact.dissatisfaction_peak))
         .where(period.condition()).group_by(day)).all()
-    found = {str(row[0]): row for row in rows}
+
+
+def per_day(session: Session, period: Period) -> list[DayPoint]:
+    """Conversations, cancellation intents and average dissatisfaction peak per UTC day (every day listed)."""
+    found = {str(row[0]): row for row in _per_day_rows(session, period)}
     points = []
     for offset in range(period.days):
         current = period.first + timedelta(days=offset)
         row = found.get(current.isoformat())
-        points.append(DayPoint(current, int(row[1]), int(row[2]), float(row[3]) if row[3] is not None else None)
+        points.append(DayPoint(current, int(row[1]), int(row[2] or 0), float(row[3]) if row[3] is not None else None)
                       if row else DayPoint(current, 0, 0, None))
     return points
 
@@ -85,15 +112,25 @@ class Breakdown:
 
 
 def breakdown(session: Session, period: Period, *, today: date, hold_days: int) -> Breakdown:
-    """Two grouped scans: the cancellation conversations by (reason, offer kind, segment, outcome, offer made),
-    and their accepted offers (index on outcome) by (reason, offer kind, segment, save status); the charts are
-    sums over those few groups."""
+    """Two grouped scans: the cancellation conversations by (reason, offer kind, segment, outcome) with how many
+    were made an offer, and their accepted offers (index on outcome) by (reason, offer kind, segment, save
+    status); the charts are sums over those few groups.
+
+    The first reads ix_conversation_facts_breakdown (cancellation_intent, reason, offer_kind, segment, outcome,
+    started_at, ...): its rows come in group order, so SQLite (no hash aggregation) need not sort the period's
+    rows; the period is a filter on the index entries (`unindexed`, else SQLite would seek the period on another
+    index and sort). That reads every cancellation conversation ever, about half the facts: for a year of
+    100,000 facts 7 ms instead of 40 to 70 ms."""
     fact = ConversationFact
-    offered = case((fact.offer_made_at.is_not(None), 1), else_=0)
+    started = unindexed(fact.started_at)
+    in_period = (started >= period.starts) & (started < period.ends)
+    if period.channel is not None:
+        in_period = in_period & (fact.channel == period.channel)
+    offered = func.coalesce(func.sum(case((fact.offer_made_at.is_not(None), 1), else_=0)), 0)
     groups = session.execute(
-        select(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered, func.count(fact.id))
-        .where(period.condition() & fact.cancellation_intent.is_(True))
-        .group_by(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered)).all()
+        select(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered, func.count())
+        .where(in_period & (fact.cancellation_intent == True))  # noqa: E712 - '= 1' uses the index, 'IS 1' not
+        .group_by(fact.reason, fact.offer_kind, fact.segment, fact.outcome)).all()
     status = save_status_case(today=today, hold_days=hold_days)
     saves = session.execute(with_contract(
         select(fact.reason, fact.offer_kind, fact.segment, status, func.count(fact.id)).select_from(fact))
@@ -104,10 +141,11 @@ def breakdown(session: Session, period: Period, *, today: date, hold_days: int) 
     steps = dict.fromkeys(FUNNEL_STEPS, 0)
     totals: dict[str, dict[str, int]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
     for reason, offer_kind, segment, outcome, made, count in groups:
+        made = int(made)
         reason_counts[reason or "none"] = reason_counts.get(reason or "none", 0) + count
         steps["intent"] += count
         steps["reason"] += count if reason is not None else 0
-        steps["offer"] += count if made else 0
+        steps["offer"] += made
         for step, wanted in (("accepted", "offer_accepted"), ("cancelled", "cancelled"), ("handed_off", "handed_off")):
             steps[step] += count if outcome == wanted else 0
         for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):

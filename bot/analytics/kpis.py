@@ -1,6 +1,6 @@
 """The dashboard's key figures for a period and channel, each with the period before: SQL aggregates over
-conversation_facts: one scan over both periods, one over their accepted offers (save status, revenue), and
-two small ones per period for the median handoff wait.
+conversation_facts, per period one scan (covering index), one over its accepted offers (save status, revenue)
+and one small read for the median handoff wait (partial index over the handed-off conversations).
 
 Definitions (README "Marketing dashboard"):
 - conversations: started in the period; customers: distinct verified customers among them;
@@ -81,11 +81,13 @@ def handed_off() -> object:
     return or_(fact.handoff_wait_seconds.is_not(None), fact.outcome == "handed_off")
 
 
-def median_wait_seconds(session: Session, period: Period) -> float | None:
-    """The median handoff wait of the period (the middle one or two values, found by the database)."""
+def median_wait_seconds(session: Session, period: Period, *, count: int | None = None) -> float | None:
+    """The median handoff wait of the period (the middle one or two values, found by the database; `count`: how
+    many waits the period has, if known). Both reads use the partial index over the handed-off conversations."""
     fact = ConversationFact
     where = period.condition() & fact.handoff_wait_seconds.is_not(None)
-    count = session.scalar(select(func.count()).select_from(fact).where(where)) or 0
+    if count is None:
+        count = session.scalar(select(func.count()).select_from(fact).where(where)) or 0
     if count == 0:
         return None
     middle = session.scalars(select(fact.handoff_wait_seconds).where(where).order_by(fact.handoff_wait_seconds)
@@ -94,42 +96,39 @@ def median_wait_seconds(session: Session, period: Period) -> float | None:
 
 
 def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int) -> list[dict]:
-    """The sums behind the figures of adjacent `periods` (oldest first), in two scans over all of them: one over
-    every conversation, one over the accepted offers only (index on outcome) for the save status and revenue."""
+    """The sums behind the figures of each of `periods`: per period one scan over its conversations (the covering
+    index ix_conversation_facts_dashboard, no GROUP BY: on SQLite sorting a year of rows into periods cost as
+    much as the scan) and one over its accepted offers only (index on outcome) for the save status and revenue.
+    """
     fact = ConversationFact
-    first, last = periods[0], periods[-1]
-    span = (fact.started_at >= first.starts) & (fact.started_at < last.ends)
-    if last.channel is not None:
-        span = span & (fact.channel == last.channel)
-    bucket = case(*[(fact.started_at >= period.starts, index) for index, period in reversed(list(enumerate(periods)))],
-                  else_=0)
 
     def count_when(condition: object) -> object:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    found = {index: {"conversations": 0, "customers": 0, "intents": 0, "cost": 0, "cancellations": 0, "handoffs": 0,
-                     "fallbacks": 0, "messages": 0, "rating": None, SAVE_HELD: 0, SAVE_PENDING: 0, SAVE_LOST: 0,
-                     "revenue": 0} for index in range(len(periods))}
-    for row in session.execute(select(
-        bucket, func.count(fact.id), func.count(func.distinct(fact.customer_id)),
+    sums = select(
+        func.count(fact.id), func.count(func.distinct(fact.customer_id)),
         count_when(fact.cancellation_intent.is_(True)),
         func.coalesce(func.sum(case((fact.outcome == "offer_accepted", fact.offer_cost_cents), else_=0)), 0),
         count_when(fact.cancelled_at.is_not(None) | (fact.outcome == "cancelled")),
-        count_when(handed_off()), func.coalesce(func.sum(fact.fallbacks), 0),
-        func.coalesce(func.sum(fact.messages), 0), func.avg(fact.rating),
-    ).where(span).group_by(bucket)):
-        found[int(row[0])].update(zip(("conversations", "customers", "intents", "cost", "cancellations", "handoffs",
-                                        "fallbacks", "messages", "rating"), row[1:], strict=False))
+        count_when(handed_off()), func.count(fact.handoff_wait_seconds), func.coalesce(func.sum(fact.fallbacks), 0),
+        func.coalesce(func.sum(fact.messages), 0), func.avg(fact.rating))
     status = save_status_case(today=today, hold_days=hold_days)
-    for index, save, count, revenue in session.execute(with_contract(select(
-            bucket, status, func.count(fact.id),
-            func.coalesce(func.sum(revenue_if_held(today=today)), 0)).select_from(fact))
-            .where(span & (fact.outcome == "offer_accepted")).group_by(bucket, status)):
-        if save is None:
-            continue
-        found[int(index)][save] = int(count)
-        found[int(index)]["revenue"] += int(revenue) if save == SAVE_HELD else 0
-    return [found[index] for index in range(len(periods))]
+    saves = with_contract(select(status, func.count(fact.id), func.coalesce(func.sum(revenue_if_held(today=today)), 0))
+                          .select_from(fact))
+    found = []
+    for period in periods:
+        row = session.execute(sums.where(period.condition())).one()
+        values = dict(zip(("conversations", "customers", "intents", "cost", "cancellations", "handoffs", "waits",
+                           "fallbacks", "messages", "rating"), row, strict=True))
+        values |= {SAVE_HELD: 0, SAVE_PENDING: 0, SAVE_LOST: 0, "revenue": 0}
+        for save, count, revenue in session.execute(
+                saves.where(period.condition() & (fact.outcome == "offer_accepted")).group_by(status)):
+            if save is None:
+                continue
+            values[save] = int(count)
+            values["revenue"] += int(revenue) if save == SAVE_HELD else 0
+        found.append(values)
+    return found
 
 
 def _figures(session: Session, period: Period, sums: dict) -> Figures:
@@ -140,7 +139,7 @@ def _figures(session: Session, period: Period, sums: dict) -> Figures:
         save_rate=_ratio(sums[SAVE_HELD], intents), revenue_retained_cents=sums["revenue"],
         offer_cost_cents=int(sums["cost"]), cancellations=int(sums["cancellations"]),
         handoffs=int(sums["handoffs"]), handoff_rate=_ratio(sums["handoffs"], conversations),
-        median_wait_seconds=median_wait_seconds(session, period) if sums["handoffs"] else None,
+        median_wait_seconds=median_wait_seconds(session, period, count=int(sums["waits"] or 0)),
         fallback_rate=_ratio(sums["fallbacks"], sums["messages"]),
         average_rating=None if sums["rating"] is None else float(sums["rating"]))
 

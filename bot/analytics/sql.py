@@ -59,3 +59,41 @@ def _whole_sqlite(element: whole, compiler: Any, **kw: Any) -> str:
 @compiles(whole, "postgresql")
 def _whole_postgresql(element: whole, compiler: Any, **kw: Any) -> str:
     return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+class iso_utc_text(FunctionElement):  # noqa: N801 - a SQL function
+    """SQLite only: a UtcDateTime column as the text `datetime.isoformat()` gives for its value (UTC, '+00:00',
+    no fraction when it is zero), formatted by SQLite from the stored 'YYYY-MM-DD HH:MM:SS.ffffff' text, which
+    saves the CSV export a datetime parse and format per cell."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(iso_utc_text, "sqlite")
+def _iso_utc_text_sqlite(element: iso_utc_text, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return (f"(CASE WHEN substr({column}, 20) IN ('', '.000000') THEN substr({column}, 1, 10) || 'T' || "
+            f"substr({column}, 12, 8) || '+00:00' ELSE substr({column}, 1, 10) || 'T' || substr({column}, 12) || "
+            f"'+00:00' END)")
+
+
+class unindexed(FunctionElement):  # noqa: N801 - a SQL function
+    """A column whose condition SQLite must not serve from an index (`+column`), so that it picks the index that
+    delivers the rows in GROUP BY order (bot/analytics/charts.py, breakdown); the column itself elsewhere."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed_default(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"

@@ -474,3 +474,18 @@ class ConsumerOffset(Base):
     source = Column(String(60), primary_key=True)
     position = Column(Integer, nullable=False, default=0)
     updated_at = Column(UtcDateTime, nullable=False)
+
+
+# The dashboard's indexes on conversation_facts (migration 0009, docs/analytics_benchmark.md): one covering the
+# columns its scans of a period read (figures, days), so SQLite never looks up the wide table rows; one in the
+# cancellation breakdown's GROUP BY order (bot/analytics/charts.py); one over the handed-off conversations only,
+# for the median wait.
+DASHBOARD_FACT_COLUMNS = ("started_at", "channel", "cancellation_intent", "outcome", "reason", "offer_kind", "segment",
+                          "customer_id", "offer_cost_cents", "offer_made_at", "cancelled_at", "handoff_wait_seconds",
+                          "fallbacks", "messages", "rating", "dissatisfaction_peak")
+Index("ix_conversation_facts_dashboard", *(ConversationFact.__table__.c[name] for name in DASHBOARD_FACT_COLUMNS))
+Index("ix_conversation_facts_breakdown", *(ConversationFact.__table__.c[name] for name in (
+    "cancellation_intent", "reason", "offer_kind", "segment", "outcome", "started_at", "channel", "offer_made_at")))
+Index("ix_conversation_facts_handoff_wait", ConversationFact.started_at, ConversationFact.channel,
+      ConversationFact.handoff_wait_seconds, sqlite_where=ConversationFact.handoff_wait_seconds.is_not(None),
+      postgresql_where=ConversationFact.handoff_wait_seconds.is_not(None))
