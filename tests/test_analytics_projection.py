@@ -212,3 +212,51 @@ def test_a_batch_with_repeated_events_counts_each_once(database_url: str) -> Non
         assert apply_events(session, events, now=NOW) == 0
     fact = _fact(database_url, sender)
     assert (fact.messages, fact.fallbacks, fact.intents) == (2, 1, "cancel_contract,nlu_fallback")
+
+
+def test_a_batch_gives_the_same_facts_as_one_event_at_a_time(database_url: str) -> None:
+    """apply_events reads each conversation's records once per batch and flushes once at the end (performance):
+    the facts must come out as with apply_event event by event, for conversations interleaved in the batch with
+    several of the project's actions each."""
+    from bot.analytics.projection import apply_events
+
+    customer_id, contract_id, contract_number, _ = _customer(database_url)
+    with transaction(database_url) as session:
+        offer_id = session.scalars(select(RetentionOffer).where(RetentionOffer.code == "DISCOUNT_20")).one().id
+
+    def conversation(sender: str) -> list[dict]:
+        with transaction(database_url) as session:  # the actions commit their records before Rasa publishes
+            session.add(OfferDecision(conversation_id=sender, customer_id=customer_id, contract_id=contract_id,
+                                      offer_id=offer_id, reason="price", outcome="accepted", cost_cents=2398,
+                                      decided_at=at(31)))
+            session.add(SatisfactionRating(conversation_id=sender, customer_id=customer_id, rating=4,
+                                           created_at=at(50)))
+            session.add(HandoffRequest(conversation_id=sender, reason="request_human", created_at=at(40),
+                                       taken_at=at(70), status="taken", channel="rest"))
+        return [user(sender, 0, "Ich möchte kündigen", "cancel_contract", channel="rest"),
+                *_identify(sender, 2, customer_id, channel="rest"),
+                user(sender, 20, "zu teuer", "state_cancellation_details", channel="rest"),
+                slot(sender, 20.5, "cancellation_reason", "price"), action(sender, 21, "action_serve_request"),
+                slot(sender, 21.1, "offer_code", "DISCOUNT_20"), slot(sender, 21.3, "contract_number", contract_number),
+                user(sender, 25, "blorf", "nlu_fallback", channel="rest"), action(sender, 26, "action_default_fallback"),
+                user(sender, 30, "Ja", "accept_offer", channel="rest"), action(sender, 31, "action_accept_offer"),
+                slot(sender, 31.1, "offer_code", None), user(sender, 39, "Mensch", "request_human", channel="rest"),
+                action(sender, 40, "action_handoff"), user(sender, 49, "4", "rate", channel="rest"),
+                action(sender, 50, "action_rate"), slot(sender, 50.1, "rating", 4.0),
+                slot(sender, 50.2, "dissatisfaction", 0.7), action(sender, 51, "action_listen")]
+
+    single = [*conversation("one-a"), *conversation("one-b")]
+    batch = [event for pair in zip(conversation("batch-a"), conversation("batch-b")) for event in pair]
+    for event in sorted(single, key=lambda event: event["timestamp"]):
+        _apply(database_url, [event])
+    with transaction(database_url) as session:
+        assert apply_events(session, batch + batch[:5], now=NOW) == len(batch)
+
+    columns = [column.key for column in ConversationFact.__table__.columns if column.key not in ("conversation_id", "id")]
+    for one, other in (("one-a", "batch-a"), ("one-b", "batch-b")):
+        expected, got = _fact(database_url, one), _fact(database_url, other)
+        assert {name: getattr(got, name) for name in columns} == {name: getattr(expected, name) for name in columns}
+    assert _fact(database_url, "batch-a").outcome == "offer_accepted"
+    with transaction(database_url) as session:
+        texts = session.scalars(select(FallbackMessage.conversation_id).order_by(FallbackMessage.conversation_id))
+        assert list(texts) == ["batch-a", "batch-b", "one-a", "one-b"]

@@ -76,8 +76,10 @@ async def _handle(messages: list[AbstractIncomingMessage], settings: Settings, n
         for message in valid:
             await message.nack(requeue=True)
         raise DatabaseUnavailable(error.__class__.__name__) from error
-    for message in valid:
-        await message.ack()
+    # One acknowledgement for the whole batch: `multiple` covers every message of this channel up to the last
+    # one, i.e. exactly this batch (the earlier ones are acknowledged or rejected already, the later ones wait
+    # in `arrived`).
+    await valid[-1].ack(multiple=True)
 
 
 async def consume(settings: Settings, stop: asyncio.Event, *,

@@ -43,8 +43,10 @@ REDACTED_PREFIX = "[entfernt"  # bot.conversation_store's placeholders: never ke
 MAX_FALLBACK_TEXT = 500
 _RASA_ACTIONS = frozenset({"action_listen", "action_session_start", "action_restart", "action_back",
                            "action_unlikely_intent", "action_extract_slots"})
-# Per-transaction caches in Session.info (apply_events): keys known to be new, facts already loaded.
-_UNSEEN_KEYS, _FACTS = "analytics_unseen_keys", "analytics_facts"
+# Per-transaction caches in Session.info (apply_events): keys known to be new, facts already loaded, and what the
+# records say per conversation (read once per batch: the actions commit their records before Rasa publishes the
+# turn's events, so every record an event of the batch refers to is already there at the batch's first read).
+_UNSEEN_KEYS, _FACTS, _RECORDS = "analytics_unseen_keys", "analytics_facts", "analytics_records"
 
 
 def apply_event(session: Session, event: RasaEvent, *, now: datetime) -> bool:
@@ -54,8 +56,10 @@ def apply_event(session: Session, event: RasaEvent, *, now: datetime) -> bool:
     """
     key = event_key(event)
     unseen: set[str] | None = session.info.get(_UNSEEN_KEYS)
-    if unseen is not None and key in unseen:
-        unseen.discard(key)  # known new (prefetched by apply_events); a second copy in the batch is then seen
+    if unseen is not None:  # apply_events looked the batch's keys up in one query
+        if key not in unseen:
+            return False  # committed before, or a second copy in this batch
+        unseen.discard(key)
     elif session.get(ProcessedEvent, key) is not None:
         return False
     sender, at, kind = conversation_id(event), event_time(event), event_type(event)
@@ -88,11 +92,19 @@ def apply_events(session: Session, events: list[RasaEvent], *, now: datetime) ->
     keys = {event_key(event) for event in events}
     seen = set(session.scalars(select(ProcessedEvent.key).where(ProcessedEvent.key.in_(keys)))) if keys else set()
     session.info[_UNSEEN_KEYS] = keys - seen
+    session.info[_RECORDS] = {}
     try:
-        return sum(apply_event(session, event, now=now) for event in events)
+        # No flush before every query (on PostgreSQL each is a round trip): the batch's new rows and changed facts
+        # go out in one flush at the end. The queries in between read only the records (which the consumer never
+        # writes) and facts not yet touched in this batch (those it touched are in the _FACTS cache).
+        with session.no_autoflush:
+            applied = sum(apply_event(session, event, now=now) for event in events)
+        session.flush()
+        return applied
     finally:
         session.info.pop(_UNSEEN_KEYS, None)
         session.info.pop(_FACTS, None)
+        session.info.pop(_RECORDS, None)
 
 
 def _may_change_records(action: object) -> bool:
@@ -172,16 +184,35 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     return None if start is None or end is None else max(0, round((end - start).total_seconds()))
 
 
-def refresh_from_records(session: Session, fact: ConversationFact) -> None:
-    """What the records say about this conversation: offer decision and cost, cancellation, handoff times,
-    rating, dissatisfaction peak; and the outcome that follows from them."""
-    sender = fact.conversation_id
+def _read_records(session: Session, sender: str) -> tuple:
+    """The latest offer decision, latest cancellation, first handoff, latest rating and insight peak of a
+    conversation."""
     decision = session.scalars(select(OfferDecision).where(OfferDecision.conversation_id == sender)
                                .order_by(OfferDecision.decided_at.desc(), OfferDecision.id.desc())).first()
+    if decision is not None:
+        decision.offer  # loaded now, while the records are read
     cancellation = session.scalars(select(Cancellation).where(Cancellation.conversation_id == sender)
                                    .order_by(Cancellation.requested_at.desc())).first()
     handoff = session.scalars(select(HandoffRequest).where(HandoffRequest.conversation_id == sender)
                               .order_by(HandoffRequest.created_at)).first()
+    rating = session.scalars(select(SatisfactionRating.rating).where(SatisfactionRating.conversation_id == sender)
+                             .order_by(SatisfactionRating.created_at.desc())).first()
+    peak = session.scalar(select(ConversationInsight.peak_dissatisfaction)
+                          .where(ConversationInsight.conversation_id == sender))
+    return decision, cancellation, handoff, rating, peak
+
+
+def refresh_from_records(session: Session, fact: ConversationFact) -> None:
+    """What the records say about this conversation: offer decision and cost, cancellation, handoff times,
+    rating, dissatisfaction peak; and the outcome that follows from them."""
+    sender = fact.conversation_id
+    cache: dict[str, tuple] | None = session.info.get(_RECORDS)
+    records = cache.get(sender) if cache is not None else None
+    if records is None:
+        records = _read_records(session, sender)
+        if cache is not None:
+            cache[sender] = records
+    decision, cancellation, handoff, rating, peak = records
     if decision is not None:
         offer = decision.offer
         if fact.offer_code != offer.code:
@@ -197,12 +228,8 @@ def refresh_from_records(session: Session, fact: ConversationFact) -> None:
     if handoff is not None:
         fact.handoff_wait_seconds = _seconds(handoff.created_at, handoff.taken_at)
         fact.handoff_handling_seconds = _seconds(handoff.taken_at, handoff.closed_at)
-    rating = session.scalars(select(SatisfactionRating.rating).where(SatisfactionRating.conversation_id == sender)
-                             .order_by(SatisfactionRating.created_at.desc())).first()
     if rating is not None:
         fact.rating = rating
-    peak = session.scalar(select(ConversationInsight.peak_dissatisfaction)
-                          .where(ConversationInsight.conversation_id == sender))
     if peak is not None:
         fact.dissatisfaction_peak = max(fact.dissatisfaction_peak or 0.0, peak)
 
