@@ -246,7 +246,7 @@ def test_a_batch_gives_the_same_facts_as_one_event_at_a_time(database_url: str) 
                 slot(sender, 50.2, "dissatisfaction", 0.7), action(sender, 51, "action_listen")]
 
     single = [*conversation("one-a"), *conversation("one-b")]
-    batch = [event for pair in zip(conversation("batch-a"), conversation("batch-b")) for event in pair]
+    batch = [event for pair in zip(conversation("batch-a"), conversation("batch-b"), strict=True) for event in pair]
     for event in sorted(single, key=lambda event: event["timestamp"]):
         _apply(database_url, [event])
     with transaction(database_url) as session:

@@ -190,7 +190,7 @@ def _read_records(session: Session, sender: str) -> tuple:
     decision = session.scalars(select(OfferDecision).where(OfferDecision.conversation_id == sender)
                                .order_by(OfferDecision.decided_at.desc(), OfferDecision.id.desc())).first()
     if decision is not None:
-        decision.offer  # loaded now, while the records are read
+        _ = decision.offer  # loaded now, while the records are read
     cancellation = session.scalars(select(Cancellation).where(Cancellation.conversation_id == sender)
                                    .order_by(Cancellation.requested_at.desc())).first()
     handoff = session.scalars(select(HandoffRequest).where(HandoffRequest.conversation_id == sender)
