@@ -38,11 +38,11 @@ from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.models import ConversationFact, FallbackMessage, ProcessedEvent
 from tests.conftest import PG_ADMIN_URL, PG_DATABASE, empty_tables
+from tests.rabbitmq import RABBITMQ_URL, delete_queue
 from tests.servers import RunningAssistant, running_assistant, seeded_records
 
 pytestmark = pytest.mark.e2e
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 PROJECTION_TIMEOUT_S = 120
 PASSWORD = "ein-langes-Passwort-für-Mia"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -258,15 +258,6 @@ async def _reachable() -> None:
     await connection.close()
 
 
-async def _delete_queue(queue_name: str) -> None:
-    connection = await aio_pika.connect(RABBITMQ_URL)
-    try:
-        channel = await connection.channel()
-        await channel.queue_delete(queue_name)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def pg_records(postgres_url: str) -> str:
     empty_tables(postgres_url)
@@ -341,4 +332,4 @@ def test_pg_and_rabbitmq_conversations_show_on_the_dashboard(tmp_path: Path, pg_
             forget_other_assistants(pg_records, conversations)
             check_dashboard(assistant, conversations)
     finally:
-        asyncio.run(_delete_queue(queue_name))
+        asyncio.run(delete_queue(queue_name))

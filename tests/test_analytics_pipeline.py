@@ -33,11 +33,11 @@ from bot.records.demo_data import seed_demo_customers
 from bot.records.models import ConversationFact, ProcessedEvent
 from bot.settings import PROJECT_ROOT
 from tests.conftest import empty_tables
+from tests.rabbitmq import RABBITMQ_URL, delete_queue
 from tests.servers import running_assistant, seeded_records
 
 pytestmark = pytest.mark.e2e
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 CATCH_UP_S = 90
 
 
@@ -262,15 +262,6 @@ async def _queue_depth(queue_name: str) -> int:
         await connection.close()
 
 
-async def _delete_queue(queue_name: str) -> None:
-    connection = await aio_pika.connect(RABBITMQ_URL)
-    try:
-        channel = await connection.channel()
-        await channel.queue_delete(queue_name)
-    finally:
-        await connection.close()
-
-
 # Named "pg", not "postgresql": Rasa takes any tracker store URL containing that word (here the test's
 # tmp_path) for a PostgreSQL one.
 def test_rabbitmq_to_pg_facts_survives_a_consumer_crash_and_duplicates(
@@ -306,7 +297,7 @@ def test_rabbitmq_to_pg_facts_survives_a_consumer_crash_and_duplicates(
         assert ours(processed_counts(pg_records), scripts) == expected
         assert ours(facts(pg_records), scripts) == before
     finally:
-        asyncio.run(_delete_queue(queue_name))
+        asyncio.run(delete_queue(queue_name))
 
 
 async def test_the_sql_broker_rasa_loads_keeps_one_wal_connection_and_writes_rasas_table(tmp_path: Path) -> None:
@@ -408,7 +399,7 @@ def test_the_rabbitmq_consumer_survives_database_and_broker_outages(
             _wait_for_count(pg_records, sender, sum(map(len, batches)), log)
         finally:
             consumer.stop()
-            asyncio.run(_delete_queue(queue_name))
+            asyncio.run(delete_queue(queue_name))
     assert "database is unavailable" in log.read_text() and "RabbitMQ" in log.read_text()
     fact = facts(pg_records)[sender]
     assert fact["messages"] == 30 and fact["intents"] == "ask_bill"
