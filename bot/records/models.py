@@ -489,3 +489,56 @@ Index("ix_conversation_facts_breakdown", *(ConversationFact.__table__.c[name] fo
 Index("ix_conversation_facts_handoff_wait", ConversationFact.started_at, ConversationFact.channel,
       ConversationFact.handoff_wait_seconds, sqlite_where=ConversationFact.handoff_wait_seconds.is_not(None),
       postgresql_where=ConversationFact.handoff_wait_seconds.is_not(None))
+
+
+# Messaging channels (WhatsApp, Telegram; bot/channels/, migration 0010).
+
+class ChannelInboundMessage(Base):
+    """A provider's message id seen once: a webhook the provider retries (or that reaches two Rasa servers) is
+    processed only by whoever inserted this row first (unique per channel)."""
+
+    __tablename__ = "channel_inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id",
+                                       name="uq_channel_inbound_messages_channel_provider_message_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    provider_message_id = Column(String(200), nullable=False)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    received_at = Column(UtcDateTime, nullable=False, index=True)
+
+
+class ChannelContact(Base):
+    """A messaging conversation's address at the provider and when the customer last wrote (WhatsApp's 24-hour
+    customer-service window opens with each customer message)."""
+
+    __tablename__ = "channel_contacts"
+
+    conversation_id = Column(String(120), primary_key=True)  # namespaced: "whatsapp:<wa_id>", "telegram:<chat id>"
+    channel = Column(String(20), nullable=False)
+    recipient = Column(String(120), nullable=False)  # the provider's address: WhatsApp wa_id, Telegram chat id
+    last_customer_message_at = Column(UtcDateTime, nullable=False)
+
+
+class ChannelOutboundMessage(Base):
+    """Every message the assistant or an agent sent on a messaging channel, with the provider's delivery status.
+
+    status: queued | sent | delivered | read | failed. Status callbacks may arrive out of order: a status only
+    moves forward (sent < delivered < read); failed is final. `agent_message_id` links an agent's reply, so the
+    console can show a reply that finally failed.
+    """
+
+    __tablename__ = "channel_outbound_messages"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    conversation_id = Column(String(120), nullable=False, index=True)
+    provider_message_id = Column(String(200), nullable=True, index=True)
+    kind = Column(String(20), nullable=False)  # text | buttons | list | template | keyboard
+    body = Column(Text, nullable=False)  # the request body sent to the provider (JSON)
+    status = Column(String(12), nullable=False, default="queued")
+    status_at = Column(UtcDateTime, nullable=True)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    last_error = Column(String(300), nullable=True)
+    agent_message_id = Column(ForeignKey("agent_messages.id"), nullable=True, index=True)
+    created_at = Column(UtcDateTime, nullable=False, index=True)
