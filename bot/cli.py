@@ -22,6 +22,8 @@
     python -m bot.cli erase-customer K123456
                                        erase one customer's personal data (right to erasure); prints what was
                                        kept and why
+    python -m bot.cli telegram-set-webhook --url https://HOST/webhooks/telegram/webhook
+                                       register the Telegram webhook with its secret token (once)
     python -m bot.cli audit-export ID  what the assistant showed and the customer chose in one conversation, with
                                        times, for disputes (--format json|text, --output FILE)
 """
@@ -520,6 +522,28 @@ def audit_export_command(settings: Settings, conversation_id: str, *, output: Pa
     return 0
 
 
+def telegram_set_webhook_command(settings: Settings, *, url: str | None, drop_pending_updates: bool) -> int:
+    """Register the Telegram webhook with the secret token (bot.channels.telegram.webhook)."""
+    import asyncio
+
+    from bot.channels.telegram.client import TelegramApiError
+    from bot.channels.telegram.webhook import WebhookSetupError, set_webhook
+    from bot.shared_secrets import with_secrets
+
+    settings = Settings.from_env(with_secrets(os.environ, settings.secrets_file))
+    try:
+        asyncio.run(set_webhook(settings, url=url, drop_pending_updates=drop_pending_updates))
+    except WebhookSetupError as error:
+        print(f"Telegram webhook not set: {error}", file=sys.stderr)
+        return 2
+    except TelegramApiError as error:
+        print(f"Telegram refused the webhook: {error.description}", file=sys.stderr)
+        return 1
+    print(f"Telegram webhook set: {url or settings.telegram_webhook_url} (updates: message, callback_query; "
+          "checked with TELEGRAM_WEBHOOK_SECRET)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description=__doc__,
@@ -595,6 +619,12 @@ def main(argv: list[str] | None = None) -> int:
     audit_parser.add_argument("conversation_id")
     audit_parser.add_argument("--format", choices=("json", "text"), default="json")
     audit_parser.add_argument("--output", type=Path, default=None, help="file to write (default: print)")
+    telegram_parser = commands.add_parser(
+        "telegram-set-webhook", help="register the Telegram webhook with its secret token (once, after set-up)")
+    telegram_parser.add_argument("--url", default=None,
+                                 help="public HTTPS URL ending in /webhooks/telegram/webhook (else TELEGRAM_WEBHOOK_URL)")
+    telegram_parser.add_argument("--drop-pending-updates", action="store_true",
+                                 help="discard the updates Telegram holds for the bot")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -642,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
         return erase_customer_command(settings, args.customer_number)
     elif args.command == "audit-export":
         return audit_export_command(settings, args.conversation_id, output=args.output, fmt=args.format)
+    elif args.command == "telegram-set-webhook":
+        return telegram_set_webhook_command(settings, url=args.url, drop_pending_updates=args.drop_pending_updates)
     elif args.command == "evaluate":
         return evaluate(settings, model=args.model, test=args.test, dev=args.dev, markdown=args.output,
                         json_path=args.json)

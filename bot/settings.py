@@ -221,6 +221,19 @@ class Settings:
     transcript_retention_days: int = 180
     analytics_retention_days: int = 730
     purge_interval_hours: int = 24
+    # --- Telegram channel (bot/channels/telegram) ---
+    # The bot's token from BotFather (without it the channel is off: its webhook answers 503); the secret
+    # Telegram sends back in X-Telegram-Bot-Api-Secret-Token (registered by `python -m bot.cli
+    # telegram-set-webhook`, generated into var/secrets.env by the set-up); the Bot API's base URL (a
+    # self-hosted Bot API server, or the tests' stand-in); the public HTTPS URL of the webhook for the
+    # set-webhook command. A send is tried at most `telegram_max_attempts` times (429 with retry_after,
+    # 5xx, timeouts); a 429 asking to wait longer than `telegram_max_retry_after_seconds` fails at once.
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_max_attempts: int = 4
+    telegram_max_retry_after_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -303,6 +316,14 @@ class Settings:
             analytics_retention_days=_env_positive_int(
                 "ANALYTICS_RETENTION_DAYS", defaults.analytics_retention_days, env),
             purge_interval_hours=_env_positive_int("PURGE_INTERVAL_HOURS", defaults.purge_interval_hours, env),
+            # --- Telegram channel ---
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_api_base=(env.get("TELEGRAM_API_BASE") or defaults.telegram_api_base).rstrip("/"),
+            telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
+            telegram_max_attempts=_env_positive_int("TELEGRAM_MAX_ATTEMPTS", defaults.telegram_max_attempts, env),
+            telegram_max_retry_after_seconds=_env_float(
+                "TELEGRAM_MAX_RETRY_AFTER_SECONDS", defaults.telegram_max_retry_after_seconds, env),
         )
 
     @property

@@ -23,6 +23,7 @@ SECRET_NAMES: tuple[str, ...] = (
     "ACTION_SERVER_TOKEN",  # Rasa -> action server (Authorization: Bearer ...)
     "RASA_JWT_SECRET",  # signs the JWTs for Rasa's HTTP API when RASA_API_ENABLED=true
     "DOWNLOAD_LINK_SECRET",  # signed download links (cancellation summary); reserved
+    "TELEGRAM_WEBHOOK_SECRET",  # Telegram -> Rasa (X-Telegram-Bot-Api-Secret-Token); A-Za-z0-9_- as Telegram requires
 )
 
 _LINE = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*(.*?)\s*$")

@@ -1,0 +1,103 @@
+"""What the Telegram channel keeps in the records database (blocking; the connector calls it in a thread).
+
+- `first_time_seen`: an update id is processed once (channel_inbound_messages; a retry by Telegram, or the same
+  update reaching a second Rasa server, inserts the same row and fails); `forget_update` lets Telegram's retry
+  through when the first attempt could not be processed;
+- the chat's contact row (channel_contacts) with the customer's last message time;
+- `record_sent` / `record_failed`: every message sent (channel_outbound_messages, kind text|keyboard|photo);
+  a keyboard's long payloads are stored with it (`callback_payloads` in the body) for `payload_for_key`.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.records.database import transaction
+from bot.records.models import ChannelContact, ChannelInboundMessage, ChannelOutboundMessage
+
+CHANNEL = "telegram"
+# How many of a conversation's last keyboards a pressed key is looked up in.
+KEYBOARDS_SEARCHED = 50
+PAYLOADS_FIELD = "callback_payloads"
+
+
+def first_time_seen(database_url: str, *, update_id: int, conversation_id: str, chat_id: int, now: datetime) -> bool:
+    """Record the update (and the customer's contact); False when it was processed before."""
+    try:
+        with transaction(database_url) as session:
+            session.add(ChannelInboundMessage(channel=CHANNEL, provider_message_id=str(update_id),
+                                              conversation_id=conversation_id, received_at=now))
+            session.flush()
+            _touch_contact(session, conversation_id=conversation_id, chat_id=chat_id, now=now)
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_update(database_url: str, *, update_id: int) -> None:
+    """The update could not be processed: Telegram's retry of it is let through."""
+    with transaction(database_url) as session:
+        session.execute(delete(ChannelInboundMessage).where(
+            ChannelInboundMessage.channel == CHANNEL, ChannelInboundMessage.provider_message_id == str(update_id)))
+
+
+def _touch_contact(session: Session, *, conversation_id: str, chat_id: int, now: datetime) -> None:
+    contact = session.get(ChannelContact, conversation_id)
+    if contact is None:
+        session.add(ChannelContact(conversation_id=conversation_id, channel=CHANNEL, recipient=str(chat_id),
+                                   last_customer_message_at=now))
+    else:
+        contact.last_customer_message_at = now
+
+
+def record_sent(database_url: str, *, conversation_id: str, kind: str, body: dict[str, Any], message_id: Any,
+                attempts: int, now: datetime, agent_message_id: int | None = None,
+                callback_payloads: dict[str, str] | None = None) -> None:
+    """A message Telegram accepted (its message_id); Telegram tells bots nothing about delivery beyond this."""
+    _record(database_url, conversation_id=conversation_id, kind=kind, body=body, callback_payloads=callback_payloads,
+            provider_message_id=None if message_id is None else str(message_id), status="sent", attempts=attempts,
+            last_error=None, now=now, agent_message_id=agent_message_id)
+
+
+def record_failed(database_url: str, *, conversation_id: str, kind: str, body: dict[str, Any], error: str,
+                  attempts: int, now: datetime, agent_message_id: int | None = None) -> None:
+    """A message that could not be sent after all attempts (visible to agents as failed)."""
+    _record(database_url, conversation_id=conversation_id, kind=kind, body=body, callback_payloads=None,
+            provider_message_id=None, status="failed", attempts=attempts, last_error=error[:300], now=now,
+            agent_message_id=agent_message_id)
+
+
+def _record(database_url: str, *, conversation_id: str, kind: str, body: dict[str, Any],
+            callback_payloads: dict[str, str] | None, provider_message_id: str | None, status: str, attempts: int,
+            last_error: str | None, now: datetime, agent_message_id: int | None) -> None:
+    stored = dict(body)
+    if callback_payloads:
+        stored[PAYLOADS_FIELD] = callback_payloads
+    with transaction(database_url) as session:
+        session.add(ChannelOutboundMessage(
+            channel=CHANNEL, conversation_id=conversation_id, provider_message_id=provider_message_id, kind=kind,
+            body=json.dumps(stored, ensure_ascii=False), status=status, status_at=now, attempts=attempts,
+            last_error=last_error, agent_message_id=agent_message_id, created_at=now))
+
+
+def payload_for_key(database_url: str, *, conversation_id: str, key: str) -> str | None:
+    """The payload a keyboard of this conversation sent as `key`, or None (unknown, or purged)."""
+    with transaction(database_url) as session:
+        bodies = session.scalars(
+            select(ChannelOutboundMessage.body)
+            .where(ChannelOutboundMessage.channel == CHANNEL, ChannelOutboundMessage.conversation_id == conversation_id,
+                   ChannelOutboundMessage.kind == "keyboard")
+            .order_by(ChannelOutboundMessage.id.desc()).limit(KEYBOARDS_SEARCHED)).all()
+    for body in bodies:
+        try:
+            payloads = json.loads(body).get(PAYLOADS_FIELD) or {}
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(payloads, dict) and isinstance(payloads.get(key), str):
+            return payloads[key]
+    return None
