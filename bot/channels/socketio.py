@@ -15,6 +15,10 @@ conversation (`handoff_guard`); an agent message (a bot event with `agent_messag
 appended through Rasa's API) is marked delivered once emitted to a connected widget, and one that found no
 widget connected is emitted when the widget asks for its session again (a reload, a new connection).
 
+A session id naming a messaging channel's conversation ("telegram:...", `sender_ids.is_reserved`) gets a new
+session instead, and messages sent under it are ignored: the widget can neither write into nor read such a
+conversation.
+
 credentials.yml:  bot.channels.socketio.OriginCheckingSocketIOInput: {user_message_evt: ..., ...}
 """
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.client_address import client_address, parse_networks, with_client_address
 from bot.channels.handoff_guard import HandoffGuard
+from bot.channels.sender_ids import is_reserved
 from bot.handoff.messages import mark_delivered, undelivered
 from bot.handoff.rasa_api import agent_message_text
 from bot.records.database import RecordsUnavailable, transaction
@@ -39,6 +44,10 @@ from bot.records.models import StaffUser
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _connected(sio: Any, room: str, namespace: str = "/") -> bool:
@@ -116,6 +125,9 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
         async def handle_message_with_client_address(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
                 return
+            if self.session_persistence and is_reserved(_text_or_none(data.get("session_id"))):
+                logger.warning("A socket.io message for a messaging channel's conversation id was ignored")
+                return
             address = self._client_address(sio.get_environ(sid, namespace=namespace))
             data = {**data, self.metadata_key: with_client_address(data.get(self.metadata_key), address)}
             await handle_message(sid, data)
@@ -125,6 +137,9 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
         session_request = sio.handlers[namespace]["session_request"]
 
         async def session_request_with_missed_messages(sid: str, data: Any) -> None:
+            if isinstance(data, dict) and is_reserved(_text_or_none(data.get("session_id"))):
+                # a messaging channel's conversation ("telegram:..."): never joined; a new session instead
+                data = {**data, "session_id": None}
             await session_request(sid, data)
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if self.session_persistence and session_id:
