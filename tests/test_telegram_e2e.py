@@ -228,9 +228,14 @@ async def test_an_agent_reply_reaches_the_telegram_customer(
         message_id = message.id
     settings = Settings(rasa_url=assistant.rasa_url, rasa_jwt_secret=assistant.jwt_secret)
     async with RasaApi(settings) as rasa:
+        await rasa.pause(chat.conversation, "Anna")
+        assert "Anna aus unserem Service-Team" in bot_api.sent(chat.chat_id)[-1]["text"]
         await rasa.send_agent_message(chat.conversation, channel="telegram", text="Ich kümmere mich darum.",
                                       agent_first_name="Anna", message_id=message_id)
-    assert bot_api.sent(chat.chat_id)[-1]["text"] == "Anna: Ich kümmere mich darum."
+        assert bot_api.sent(chat.chat_id)[-1]["text"] == "Anna: Ich kümmere mich darum."
+        # While the agent owns the conversation, a typed command does not end the handoff (HandoffGuard).
+        assert await chat.say("/restart") == []
+        assert await rasa.is_paused(chat.conversation)
     with transaction(assistant.database_url) as session:
         row = session.scalars(select(ChannelOutboundMessage).where(
             ChannelOutboundMessage.agent_message_id == message_id)).one()
