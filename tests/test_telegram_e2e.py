@@ -125,6 +125,7 @@ async def test_a_customer_cancels_on_telegram_and_everything_is_recorded(
 
     greeting = await chat.say("/start")
     assert "automatischer Assistent" in text_of(greeting)
+    assert "Datenschutzhinweise: http" in text_of(greeting) and "](" not in text_of(greeting)
     reason_question = await chat.say("Ich möchte meinen Vertrag kündigen")
     assert "/cancel_now" in callback_data(reason_question), "the cancel-now button comes at once"
     assert all(len(d.encode()) <= 64 for d in callback_data(reason_question))
@@ -287,3 +288,22 @@ def test_without_a_token_rasa_starts_and_the_webhook_says_it_is_off(tmp_path: Pa
         assert response.status_code == 503 and "not configured" in response.text
         assert httpx.get(assistant.rasa_url + "/webhooks/telegram/", timeout=30).json() == {"status": "not configured"}
     assert "TELEGRAM_BOT_TOKEN" in (tmp_path / "rasa.log").read_text()
+
+
+def test_with_telegram_unreachable_rasa_starts_and_failed_replies_are_recorded(tmp_path: Path) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "123:unreachable", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+           "TELEGRAM_API_BASE": "http://127.0.0.1:9", "TELEGRAM_MAX_ATTEMPTS": "2"}
+    with running_assistant(seeded_records(tmp_path), tmp_path, web_app=False, extra_env=env) as assistant:
+        assert httpx.get(assistant.rasa_url + "/webhooks/telegram/", timeout=30).json() == {"status": "ok"}
+        update = {"update_id": 5, "message": {"message_id": 1, "chat": {"id": 4242, "type": "private"},
+                                              "from": {"id": 4242, "is_bot": False, "first_name": "Anna"},
+                                              "date": int(time.time()), "text": "Hallo"}}
+        response = httpx.post(assistant.rasa_url + WEBHOOK, json=update,
+                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}, timeout=60)
+        assert response.status_code == 200
+        assert [e["text"] for e in assistant.stored_user_messages("telegram:4242")] == ["Hallo"]
+        with transaction(assistant.database_url) as session:
+            rows = session.scalars(select(ChannelOutboundMessage).where(
+                ChannelOutboundMessage.conversation_id == "telegram:4242")).all()
+        assert rows and all(r.status == "failed" and r.attempts == 2 and "not reachable" in r.last_error
+                            for r in rows)

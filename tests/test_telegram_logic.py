@@ -20,6 +20,7 @@ from bot.channels.telegram.messages import (
     MAX_TEXT_LENGTH,
     inline_keyboard,
     is_callback_key,
+    plain_links,
     split_text,
 )
 from bot.channels.telegram.updates import InvalidUpdate, parse_update
@@ -86,6 +87,12 @@ def test_long_text_is_split_within_the_limit_at_word_boundaries_and_nothing_is_l
     assert " ".join(" ".join(parts).split()) == " ".join(text.split())
     assert all(not part.endswith("-") and part.split()[-1].startswith("Wort") for part in parts)
     assert split_text("x" * 9000) == ["x" * 4096, "x" * 4096, "x" * 808]
+
+
+def test_markdown_links_become_plain_links() -> None:
+    assert plain_links("Wie wir Ihre Angaben verarbeiten: [Datenschutzhinweise](https://x.de/datenschutz)") == (
+        "Wie wir Ihre Angaben verarbeiten: Datenschutzhinweise: https://x.de/datenschutz")
+    assert plain_links("[kein Link] (oder doch)") == "[kein Link] (oder doch)"
 
 
 def test_every_button_is_kept_and_long_payloads_get_a_short_key() -> None:

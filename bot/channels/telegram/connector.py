@@ -36,7 +36,7 @@ from bot.channels.handoff_guard import HandoffGuard
 from bot.channels.sender_ids import SenderIdError, conversation_id, provider_id
 from bot.channels.telegram import records
 from bot.channels.telegram.client import TelegramApiError, TelegramClient
-from bot.channels.telegram.messages import inline_keyboard, is_callback_key, split_text
+from bot.channels.telegram.messages import inline_keyboard, is_callback_key, plain_links, split_text
 from bot.channels.telegram.updates import CustomerAction, InvalidUpdate, parse_update
 from bot.handoff.messages import mark_delivered
 from bot.records.database import RecordsUnavailable, transaction
@@ -116,13 +116,13 @@ class TelegramOutput(OutputChannel):
         return False
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        for part in split_text(text):
+        for part in split_text(plain_links(text)):
             await self.call(recipient_id, "sendMessage", {"text": part}, kind="text",
                             agent_message_id=kwargs.get("agent_message_id"))
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
                                      **kwargs: Any) -> None:
-        parts = split_text(text) or ["Bitte wählen Sie:"]
+        parts = split_text(plain_links(text)) or ["Bitte wählen Sie:"]
         for part in parts[:-1]:
             await self.call(recipient_id, "sendMessage", {"text": part}, kind="text")
         keyboard = inline_keyboard(buttons)

@@ -1,5 +1,8 @@
 """What the assistant sends on Telegram, shaped to the Bot API's limits (plain logic).
 
+- Texts go out as plain text (no parse_mode: nothing a customer or agent wrote is interpreted); the Markdown
+  links the assistant writes for the website widget ("[Datenschutzhinweise](https://...)") become
+  "Datenschutzhinweise: https://..." (`plain_links`), which Telegram shows as a link.
 - A message's text has at most 4,096 characters: longer text is split at a paragraph, line or word boundary.
 - Buttons become an inline keyboard, one button per row (Telegram cuts long titles in a row of several).
   A button's callback_data has at most 64 bytes: a longer payload (e.g. `/cancel_now{"cancellation_kind":
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +23,14 @@ MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 # A callback key never looks like a payload the assistant uses (those start with "/" or are plain words).
 CALLBACK_KEY_PREFIX = "#k:"
+
+
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+
+
+def plain_links(text: str) -> str:
+    """Markdown links `[label](https://...)` as "label: https://..." (other text unchanged)."""
+    return _MARKDOWN_LINK.sub(lambda match: f"{match.group(1)}: {match.group(2)}", text)
 
 
 def split_text(text: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
