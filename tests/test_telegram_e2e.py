@@ -20,9 +20,11 @@ import pytest
 import socketio
 from sqlalchemy import select
 
+from bot.channels.telegram import records
+from bot.channels.telegram.messages import callback_key, inline_keyboard
 from bot.handoff.messages import record_agent_message
 from bot.handoff.queue import take
-from bot.handoff.rasa_api import RasaApi
+from bot.handoff.rasa_api import RasaApi, RasaApiError
 from bot.handoff.users import create_user
 from bot.records.database import transaction
 from bot.records.models import (
@@ -40,7 +42,7 @@ from bot.retention.dates import effective_cancellation_date
 from bot.retention.formatting import german_date
 from bot.settings import Settings
 from tests.servers import RunningAssistant, running_assistant, seeded_records
-from tests.standins.telegram_bot_api import TelegramBotApi, running_bot_api, too_many_requests
+from tests.standins.telegram_bot_api import TelegramBotApi, forbidden, running_bot_api, too_many_requests
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +206,23 @@ async def test_a_rate_limited_reply_is_sent_after_the_wait_and_a_photo_gets_an_a
     assert 2 in attempts
 
 
+async def test_a_button_with_a_long_payload_counts_as_that_payload(
+        assistant: RunningAssistant, bot_api: TelegramBotApi, client: httpx.AsyncClient) -> None:
+    chat = TelegramChat(client, assistant, bot_api)
+    await chat.say("Hallo")
+    payload = '/cancel_now{"cancellation_kind":"extraordinary","extraordinary_reason":"moving"}'
+    keyboard = inline_keyboard([{"title": "Sonderkündigung wegen Umzug", "payload": payload}])
+    # as TelegramOutput records a keyboard it sent to this chat
+    records.record_sent(assistant.database_url, conversation_id=chat.conversation, kind="keyboard",
+                        body={"chat_id": chat.chat_id, "text": "?", "reply_markup": keyboard.reply_markup},
+                        message_id=1, attempts=1, now=datetime.now(timezone.utc),
+                        callback_payloads=keyboard.long_payloads)
+    await chat.press([{"text": "?", "reply_markup": keyboard.reply_markup}], "Sonderkündigung wegen Umzug")
+    assert payload in [e["text"] for e in assistant.stored_user_messages(chat.conversation)]
+    stale = {"text": "?", "reply_markup": {"inline_keyboard": [[{"text": "Alt", "callback_data": callback_key("x")}]]}}
+    assert "nicht mehr gültig" in text_of(await chat.press([stale], "Alt"))
+
+
 async def test_an_agent_reply_reaches_the_telegram_customer(
         assistant: RunningAssistant, bot_api: TelegramBotApi, client: httpx.AsyncClient) -> None:
     chat = TelegramChat(client, assistant, bot_api)
@@ -237,11 +256,23 @@ async def test_an_agent_reply_reaches_the_telegram_customer(
         # While the agent owns the conversation, a typed command does not end the handoff (HandoffGuard).
         assert await chat.say("/restart") == []
         assert await rasa.is_paused(chat.conversation)
+        # A reply Telegram refuses stays unsent for the console (Rasa answers 500) and is recorded as failed.
+        with transaction(assistant.database_url) as session:
+            refused_id = record_agent_message(session, handoff_id=handoff.id, agent_id=agent.id, text="Noch da?",
+                                              now=now).id
+        bot_api.fail_next("sendMessage", forbidden())
+        with pytest.raises(RasaApiError, match="500"):
+            await rasa.send_agent_message(chat.conversation, channel="telegram", text="Noch da?",
+                                          agent_first_name="Anna", message_id=refused_id)
     with transaction(assistant.database_url) as session:
         row = session.scalars(select(ChannelOutboundMessage).where(
             ChannelOutboundMessage.agent_message_id == message_id)).one()
         assert row.status == "sent" and row.conversation_id == chat.conversation
         assert session.get(AgentMessage, message_id).delivered_at is not None
+        refused = session.scalars(select(ChannelOutboundMessage).where(
+            ChannelOutboundMessage.agent_message_id == refused_id)).one()
+        assert refused.status == "failed" and "blocked" in refused.last_error
+        assert session.get(AgentMessage, refused_id).delivered_at is None
 
 
 async def test_the_website_channels_refuse_a_messaging_conversation_id(
