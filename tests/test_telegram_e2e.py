@@ -338,3 +338,5 @@ def test_with_telegram_unreachable_rasa_starts_and_failed_replies_are_recorded(t
                 ChannelOutboundMessage.conversation_id == "telegram:4242")).all()
         assert rows and all(r.status == "failed" and r.attempts == 2 and "not reachable" in r.last_error
                             for r in rows)
+    log = (tmp_path / "rasa.log").read_text()
+    assert "Telegram message not sent" in log and "123:unreachable" not in log, "the token is never logged"

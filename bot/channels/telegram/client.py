@@ -19,9 +19,6 @@ logger = logging.getLogger(__name__)
 TIMEOUT_S = 10.0
 BACKOFF_BASE_S = 0.5
 
-# httpx logs every request's URL at INFO, and a Bot API URL contains the bot's token.
-logging.getLogger("httpx").setLevel(logging.WARNING)
-
 
 class TelegramApiError(Exception):
     """A Bot API call that finally failed; `description` is Telegram's (or what went wrong on the way)."""
@@ -46,6 +43,8 @@ class TelegramClient:
     def __init__(self, *, api_base: str, token: str, max_attempts: int = 4, max_retry_after_s: float = 30.0,
                  backoff_base_s: float = BACKOFF_BASE_S, http: httpx.AsyncClient | None = None) -> None:
         self._base = f"{api_base.rstrip('/')}/bot{token}"
+        # httpx logs every request's URL at INFO, and a Bot API URL contains the bot's token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self.max_attempts = max(1, max_attempts)
         self.max_retry_after_s = max_retry_after_s
         self.backoff_base_s = backoff_base_s
