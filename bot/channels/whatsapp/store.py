@@ -53,6 +53,8 @@ def last_customer_message_at(session: Session, conversation_id: str) -> datetime
 
 def record_outbound(session: Session, *, conversation_id: str, kind: str, body: str, now: datetime,
                     agent_message_id: int | None = None) -> int:
+    if agent_message_id is not None and session.get(AgentMessage, agent_message_id) is None:
+        agent_message_id = None  # not one of the console's messages: nothing to link
     row = ChannelOutboundMessage(channel=CHANNEL, conversation_id=conversation_id, kind=kind, body=body,
                                  status="queued", attempts=0, agent_message_id=agent_message_id, created_at=now)
     session.add(row)
