@@ -135,3 +135,23 @@ def console_notes(session: Session, conversation_id: str, now: datetime) -> Cons
     last = contact.last_customer_message_at
     return ConsoleNotes(window_open=window.is_open(last, now), window_closes_at=window.closes_at(last) if last else None,
                         failed=failed)
+
+
+def console_view(session: Session, conversation_id: str, now: datetime) -> dict[str, object] | None:
+    """The console's WhatsApp box for a conversation (None for other channels): the 24-hour window in German and
+    the messages that finally failed (when, what kind, why), so agents know the customer did not get them."""
+    from bot.retention.formatting import berlin_time
+
+    notes = console_notes(session, conversation_id, now)
+    if notes is None:
+        return None
+    if notes.window_open and notes.window_closes_at is not None:
+        window_text = (f"offen bis {berlin_time(notes.window_closes_at):%d.%m. %H:%M} Uhr: Antworten gehen "
+                       "direkt an den Kunden")
+    else:
+        window_text = ("geschlossen (der Kunde hat seit über 24 Stunden nicht geschrieben): Antworten gehen als "
+                       "freigegebene WhatsApp-Vorlage hinaus")
+    kinds = {"text": "Text", "buttons": "Auswahl", "list": "Auswahlliste", "template": "Vorlage"}
+    return {"window_open": notes.window_open, "window": window_text,
+            "failed": [{"time": f"{berlin_time(f.created_at):%d.%m. %H:%M}", "kind": kinds.get(f.kind, f.kind),
+                        "error": f.error} for f in notes.failed]}
