@@ -291,6 +291,10 @@ async def test_agent_replies_reach_the_customer_and_use_the_template_after_24_ho
     last = graph.to(customer.wa_id)[-1]
     assert last["type"] == "text" and last["text"]["body"] == "Anna: Guten Tag, ich sehe mir das an."
 
+    # The handoff guard applies on WhatsApp too: a typed command does not end the agent's conversation.
+    assert await customer.says("/restart") == []
+    assert await rasa_api.is_paused(customer.conversation_id)
+
     # A day and more later the window is closed: the reply goes out as the configured template.
     with transaction(assistant.database_url) as session:
         session.execute(update(ChannelContact).where(ChannelContact.conversation_id == customer.conversation_id)
@@ -317,3 +321,30 @@ async def test_agent_replies_reach_the_customer_and_use_the_template_after_24_ho
         notes = store.console_notes(session, customer.conversation_id, datetime.now(timezone.utc))
         assert [f.error for f in notes.failed] == ["131026 Message undeliverable"]
         assert session.get(ChannelOutboundMessage, row.id).status == "failed"
+
+    # The customer writes again (the window opens) and presses "Jetzt kündigen": the assistant takes over at once.
+    answer = await customer.send(button_reply("/cancel_now", "Jetzt kündigen"))
+    assert answer and all(body["type"] != "template" for body in answer), answer
+    assert not await rasa_api.is_paused(customer.conversation_id)
+
+
+async def test_an_image_gets_a_hint_instead_of_being_lost(assistant: RunningAssistant, graph: GraphStandIn,
+                                                          http: httpx.AsyncClient) -> None:
+    customer = Customer_(http, assistant, graph)
+    answer = await customer.send({"type": "image", "image": {"id": "1479537139650973", "mime_type": "image/jpeg"}})
+    assert "als Text" in texts(answer)
+
+
+def test_without_whatsapp_secrets_rasa_runs_and_the_webhook_says_so(tmp_path: Path) -> None:
+    blank = {name: "" for name in ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+                                   "WHATSAPP_PHONE_NUMBER_ID")}
+    with running_assistant(seeded_records(tmp_path), tmp_path, action_server=False, web_app=False,
+                           extra_env=blank) as running:
+        url = f"{running.rasa_url}/webhooks/whatsapp/webhook"
+        raw, headers = signed(message_webhook("1", "4915100000000", text_message("Hallo")), "any")
+        assert httpx.post(url, content=raw, headers=headers, timeout=30).status_code == 503
+        assert httpx.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "x", "hub.challenge": "1"},
+                         timeout=30).status_code == 503
+        assert httpx.get(f"{running.rasa_url}/webhooks/whatsapp/", timeout=30).json() == {"status": "not configured"}
+        assert httpx.post(running.rest_url, json={"sender": "web-1", "message": "Hallo"}, timeout=60).status_code == 200
+    assert "WhatsApp channel not configured" in (tmp_path / "rasa.log").read_text()
