@@ -105,6 +105,12 @@ def test_long_text_is_split_within_the_limit_at_sentence_ends_without_losing_any
     assert all(GraphStandIn.limits_problem(o.body) is None for o in plan)
 
 
+def test_markdown_links_and_bold_become_what_whatsapp_shows() -> None:
+    [body] = payloads.plan_text(WA_ID, "Speichern Sie sie **hier**: [Erklärung herunterladen](https://nordstern.example/d/K1?s=x)")
+    assert body.body["text"]["body"] == ("Speichern Sie sie *hier*: Erklärung herunterladen: "
+                                         "https://nordstern.example/d/K1?s=x")
+
+
 def test_up_to_three_choices_are_reply_buttons_with_meaningful_short_titles() -> None:
     plan = payloads.plan_buttons(WA_ID, "Möchten Sie das Angebot annehmen?", [
         {"title": "Angebot annehmen", "payload": "/accept_offer"},

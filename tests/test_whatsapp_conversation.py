@@ -7,6 +7,7 @@ an agent's reply (RasaApi.send_agent_message(channel="whatsapp")) reaching the c
 """
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -185,6 +186,7 @@ async def test_a_whole_cancellation_on_whatsapp(assistant: RunningAssistant, gra
     done = await customer.send(button_reply("/cancel_now", choices(offer)["/cancel_now"]))
     said = texts(done)
     assert "gekündigt" in said and german_date(expected_end) in said, said
+    assert "](" not in said, "no Markdown link syntax reaches WhatsApp"
 
     with transaction(assistant.database_url) as session:
         cancellation = session.scalars(select(Cancellation).where(
@@ -232,6 +234,26 @@ async def test_a_retried_webhook_is_processed_once(assistant: RunningAssistant, 
     again = await customer.send(text_message("Hallo"), message_id=message_id)
     assert again == [], "Meta's retry of the same message id gets no second answer"
     assert [m["text"] for m in assistant.stored_user_messages(customer.conversation_id)] == ["Hallo"]
+
+    # The same webhook twice at the same moment (two deliveries in flight, or two Rasa servers): one answer.
+    message_id = new_message_id()
+    before = len(graph.to(customer.wa_id))
+    payload = message_webhook(graph.phone_number_id, customer.wa_id, text_message("Wann endet mein Vertrag?"),
+                              message_id=message_id)
+    responses = await asyncio.gather(customer.post(payload), customer.post(payload))
+    assert [r.status_code for r in responses] == [200, 200]
+    answered = graph.to(customer.wa_id)[before:]
+    assert len(answered) == 1 and "Kundennummer" in texts(answered), answered
+    assert [m["text"] for m in assistant.stored_user_messages(customer.conversation_id)] == [
+        "Hallo", "Wann endet mein Vertrag?"]
+
+
+async def test_a_message_for_another_business_number_is_not_answered(
+        assistant: RunningAssistant, graph: GraphStandIn, http: httpx.AsyncClient) -> None:
+    customer = Customer_(http, assistant, graph)
+    response = await customer.post(message_webhook("999999999999", customer.wa_id, text_message("Hallo")))
+    assert response.status_code == 200
+    assert graph.to(customer.wa_id) == [] and assistant.stored_user_messages(customer.conversation_id) == []
 
 
 async def test_status_callbacks_are_recorded_not_answered(assistant: RunningAssistant, graph: GraphStandIn,

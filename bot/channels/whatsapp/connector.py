@@ -35,6 +35,7 @@ from bot.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
+STATUS_RECHECK_SECONDS = (0.2, 0.5, 1.0)
 NOT_CONFIGURED = ("WhatsApp channel not configured: set WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET, "
                   "WHATSAPP_VERIFY_TOKEN and WHATSAPP_PHONE_NUMBER_ID (README, section WhatsApp)")
 
@@ -139,8 +140,11 @@ class WhatsAppInput(HandoffGuard, InputChannel):
                 logger.warning("WhatsApp webhook ignored: %s", error)
                 return response.text("not a WhatsApp webhook", status=400)
             for update in statuses:
-                await asyncio.to_thread(self._apply_status, update)
+                await self._record_status(update)
             for message in messages:
+                if message.phone_number_id and message.phone_number_id != self.settings.whatsapp_phone_number_id:
+                    logger.warning("WhatsApp message for another phone number id ignored (not this assistant's)")
+                    continue
                 try:
                     await self._handle(message, on_new_message)
                 except Exception:
@@ -151,11 +155,19 @@ class WhatsAppInput(HandoffGuard, InputChannel):
 
         return webhook
 
-    def _apply_status(self, update: payloads.StatusUpdate) -> None:
+    def _apply_status(self, update: payloads.StatusUpdate) -> bool:
         with transaction(self.settings.database_url) as session:
-            known = store.apply_status(session, provider_message_id=update.message_id, status=update.status,
-                                       at=update.timestamp, error=update.error)
-        if not known:
+            return store.apply_status(session, provider_message_id=update.message_id, status=update.status,
+                                      at=update.timestamp, error=update.error)
+
+    async def _record_status(self, update: payloads.StatusUpdate) -> None:
+        """A callback can overtake the Graph API's answer to the send (whose message id is recorded only then):
+        an unknown message id is looked up again briefly before it counts as another system's message."""
+        for wait in STATUS_RECHECK_SECONDS:
+            if await asyncio.to_thread(self._apply_status, update):
+                return
+            await asyncio.sleep(wait)
+        if not await asyncio.to_thread(self._apply_status, update):
             logger.info("WhatsApp status %s for a message not sent by this assistant", update.status)
 
     def _release(self, message_id: str) -> None:

@@ -18,6 +18,7 @@ follow as a list.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -183,6 +184,16 @@ def short_title(title: str, limit: int) -> str:
     return cut_at_word(title, limit)
 
 
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_MARKDOWN_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+
+
+def whatsapp_text(text: str) -> str:
+    """The assistant's Markdown as WhatsApp shows it: a link "[label](url)" as "label: url" (WhatsApp makes the
+    address clickable), "**bold**" as WhatsApp's "*bold*"."""
+    return _MARKDOWN_BOLD.sub(r"*\1*", _MARKDOWN_LINK.sub(r"\1: \2", text))
+
+
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """`text` in parts of at most `limit` characters, split at a paragraph, line, sentence or word."""
     rest = text.strip()
@@ -213,7 +224,7 @@ def text_body(to: str, text: str) -> dict[str, Any]:
 
 
 def plan_text(to: str, text: str) -> list[Outgoing]:
-    return [Outgoing("text", text_body(to, part)) for part in split_text(text)]
+    return [Outgoing("text", text_body(to, part)) for part in split_text(whatsapp_text(text))]
 
 
 def _unique(titles: list[str], limit: int) -> list[str]:
@@ -264,7 +275,7 @@ def plan_buttons(to: str, text: str, buttons: list[dict[str, Any]]) -> list[Outg
     if not buttons:
         return plan_text(to, text)
     plan: list[Outgoing] = []
-    body_text = text.strip()
+    body_text = whatsapp_text(text).strip()
     if not body_text or len(body_text) > INTERACTIVE_BODY_LIMIT:
         plan.extend(plan_text(to, body_text) if body_text else [])
         body_text = CHOOSE_TEXT
