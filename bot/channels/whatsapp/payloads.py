@@ -52,7 +52,7 @@ SHORT_TITLES: dict[str, str] = {
     "Anderes Kündigungsdatum oder andere E-Mail": "Anderes Datum/E-Mail",
     "Mit einem Menschen sprechen": "Persönlich sprechen",
     "Bevorzugt mit einem Menschen sprechen": "Persönlich sprechen",
-    "Kündigung ohne Identifizierung absenden": "Ohne Login kündigen",
+    "Kündigung ohne Identifizierung absenden": "Ohne Ident. kündigen",
     "Weiter mit dem Assistenten": "Weiter mit Assistent",
 }
 
