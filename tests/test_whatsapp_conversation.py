@@ -22,6 +22,7 @@ from bot.handoff.messages import record_agent_message
 from bot.handoff.rasa_api import RasaApi
 from bot.records.database import transaction
 from bot.records.models import (
+    AgentMessage,
     Cancellation,
     ChannelContact,
     ChannelInboundMessage,
@@ -312,6 +313,13 @@ async def test_agent_replies_reach_the_customer_and_use_the_template_after_24_ho
                                       agent_first_name="Anna", message_id=message_id)
     last = graph.to(customer.wa_id)[-1]
     assert last["type"] == "text" and last["text"]["body"] == "Anna: Guten Tag, ich sehe mir das an."
+    with transaction(assistant.database_url) as session:
+        sent = session.scalars(select(ChannelOutboundMessage).where(
+            ChannelOutboundMessage.agent_message_id == message_id)).one()
+    assert (await customer.post(status_webhook(graph.phone_number_id, customer.wa_id, sent.provider_message_id,
+                                               "delivered"))).status_code == 200
+    with transaction(assistant.database_url) as session:
+        assert session.get(AgentMessage, message_id).delivered_at is not None, "delivery confirmed by Meta"
 
     # The handoff guard applies on WhatsApp too: a typed command does not end the agent's conversation.
     assert await customer.says("/restart") == []

@@ -103,6 +103,10 @@ def apply_status(session: Session, *, provider_message_id: str, status: str, at:
         if moved == statuses.FINAL:
             row.last_error = (error or "failed")[:300]
             _show_agent_failure(session, row.agent_message_id, row.last_error)
+        elif moved in ("delivered", "read") and row.agent_message_id is not None:
+            session.execute(update(AgentMessage).where(AgentMessage.id == row.agent_message_id,
+                                                       AgentMessage.delivered_at.is_(None))
+                            .values(delivered_at=at).execution_options(synchronize_session=False))
     return True
 
 
