@@ -221,6 +221,22 @@ class Settings:
     transcript_retention_days: int = 180
     analytics_retention_days: int = 730
     purge_interval_hours: int = 24
+    # --- WhatsApp Business Cloud API channel (bot/channels/whatsapp; README "WhatsApp") ---------------------
+    # Off until the access token, app secret, verify token and phone number id are all set (the webhook then
+    # answers 503). The app secret checks every webhook's X-Hub-Signature-256; the verify token answers Meta's
+    # GET verification. Outside the 24-hour window replies go out as the template `whatsapp_template_name`
+    # (one body variable {{1}} for the text). Failed sends are retried up to `whatsapp_max_attempts` times,
+    # waiting base, 2 x base, ... up to max seconds.
+    whatsapp_access_token: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_base: str = "https://graph.facebook.com/v19.0"
+    whatsapp_template_name: str | None = None
+    whatsapp_template_language: str = "de"
+    whatsapp_max_attempts: int = 5
+    whatsapp_retry_base_seconds: float = 1.0
+    whatsapp_retry_max_seconds: float = 30.0
     # --- Telegram channel (bot/channels/telegram) ---
     # The bot's token from BotFather (without it the channel is off: its webhook answers 503); the secret
     # Telegram sends back in X-Telegram-Bot-Api-Secret-Token (registered by `python -m bot.cli
@@ -316,6 +332,19 @@ class Settings:
             analytics_retention_days=_env_positive_int(
                 "ANALYTICS_RETENTION_DAYS", defaults.analytics_retention_days, env),
             purge_interval_hours=_env_positive_int("PURGE_INTERVAL_HOURS", defaults.purge_interval_hours, env),
+            # WhatsApp channel
+            whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN") or None,
+            whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET") or None,
+            whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN") or None,
+            whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID") or None,
+            whatsapp_api_base=(env.get("WHATSAPP_API_BASE") or defaults.whatsapp_api_base).rstrip("/"),
+            whatsapp_template_name=env.get("WHATSAPP_TEMPLATE_NAME") or None,
+            whatsapp_template_language=env.get("WHATSAPP_TEMPLATE_LANGUAGE") or defaults.whatsapp_template_language,
+            whatsapp_max_attempts=_env_positive_int("WHATSAPP_MAX_ATTEMPTS", defaults.whatsapp_max_attempts, env),
+            whatsapp_retry_base_seconds=_env_float("WHATSAPP_RETRY_BASE_SECONDS",
+                                                   defaults.whatsapp_retry_base_seconds, env),
+            whatsapp_retry_max_seconds=_env_float("WHATSAPP_RETRY_MAX_SECONDS",
+                                                  defaults.whatsapp_retry_max_seconds, env),
             # --- Telegram channel ---
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
@@ -325,6 +354,12 @@ class Settings:
             telegram_max_retry_after_seconds=_env_float(
                 "TELEGRAM_MAX_RETRY_AFTER_SECONDS", defaults.telegram_max_retry_after_seconds, env),
         )
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        """Whether the WhatsApp channel has everything it needs (else its webhook answers 503)."""
+        return all((self.whatsapp_access_token, self.whatsapp_app_secret, self.whatsapp_verify_token,
+                    self.whatsapp_phone_number_id))
 
     @property
     def website_origins(self) -> tuple[str, ...]:

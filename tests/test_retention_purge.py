@@ -151,7 +151,7 @@ async def test_purge_deletes_only_what_is_older_than_its_retention_period(
                           transcript_days=TRANSCRIPT_DAYS, analytics_days=ANALYTICS_DAYS, now=NOW)
     assert again.summary() == ", ".join(f"{name}: 0" for name in (
         "transcripts", "transcript events", "broker events", "agent messages", "fallback messages",
-        "callback phones", "facts", "processed events", "insights"))
+        "callback phones", "channel messages", "channel contacts", "facts", "processed events", "insights"))
 
 
 def test_the_periods_come_from_the_settings() -> None:

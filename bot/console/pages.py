@@ -16,6 +16,7 @@ from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels.whatsapp.store import console_view as whatsapp_console_view
 from bot.console import actions, csrf, labels
 from bot.console.auth import (
     AGENT_ROLES,
@@ -240,6 +241,7 @@ async def _conversation(request: web.Request, *, status: int = 200, error: str |
         session.expunge(handoff)
         return {"handoff": handoff, "owner": owner, "state": state, "records": records, "offer": offer,
                 "insight": conversation_insight(session, conversation_id=handoff.conversation_id),
+                "whatsapp": whatsapp_console_view(session, handoff.conversation_id, moment),
                 "agents": _agents(session) if login.role == "supervisor" else [],
                 "waiting": labels.waiting_label(queue.waiting_seconds(handoff, now=moment))}
 

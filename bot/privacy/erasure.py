@@ -3,7 +3,9 @@
 Removed: the customer's conversations in the tracker store and in the analytics pipeline's event table (found
 through the records and by the customer's number, contract numbers, e-mail address, full name or verified id
 in any event), the not-understood messages and dissatisfaction insights of those conversations, handoffs
-(with callback phone) and agents' messages, verification attempts and locks, complaints.
+(with callback phone) and agents' messages, verification attempts and locks, complaints, and of the messaging
+channels (WhatsApp, Telegram) the messages sent in those conversations, the provider message ids seen and the
+contact (phone number, chat id).
 
 Anonymised, because the law requires the record itself to be kept (Art. 17(3)(b) GDPR): the customer row
 (name, e-mail, postcode, birth date, customer number replaced), contract numbers, cancellations and
@@ -34,6 +36,9 @@ from bot.records.models import (
     AgentMessage,
     Cancellation,
     CancellationRequest,
+    ChannelContact,
+    ChannelInboundMessage,
+    ChannelOutboundMessage,
     Complaint,
     Contract,
     ConversationFact,
@@ -227,6 +232,14 @@ def _erase_records(session: Session, subject: _Subject, report: ErasureReport) -
     handoffs = select(HandoffRequest.id).where(or_(HandoffRequest.customer_id == customer_id,
                                                    HandoffRequest.conversation_id.in_(ids)))
     removals = (
+        ("messaging channel messages sent", delete(ChannelOutboundMessage).where(or_(
+            ChannelOutboundMessage.conversation_id.in_(ids),
+            ChannelOutboundMessage.agent_message_id.in_(select(AgentMessage.id).where(
+                AgentMessage.handoff_id.in_(handoffs)))))),
+        ("messaging channel message ids", delete(ChannelInboundMessage).where(
+            ChannelInboundMessage.conversation_id.in_(ids))),
+        ("messaging channel contacts (phone number, chat id)", delete(ChannelContact).where(
+            ChannelContact.conversation_id.in_(ids))),
         ("agent messages", delete(AgentMessage).where(or_(AgentMessage.handoff_id.in_(handoffs),
                                                           AgentMessage.conversation_id.in_(ids)))),
         ("handoff requests (with callback phone)", delete(HandoffRequest).where(

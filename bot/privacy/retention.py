@@ -2,7 +2,9 @@
 
 - Transcripts (TRANSCRIPT_RETENTION_DAYS, default 180): every event of a conversation whose latest event is
   older, in the tracker store and in the analytics pipeline's event broker table; the agents' messages, the
-  not-understood messages kept for analytics, and the callback phone numbers of handoffs older than that.
+  not-understood messages kept for analytics, and the callback phone numbers of handoffs older than that; of the
+  messaging channels (WhatsApp, Telegram): the messages sent (their bodies hold what was said), the provider
+  message ids seen, and the contacts (phone number / chat id) whose customer last wrote before the cutoff.
 - Analytics (ANALYTICS_RETENTION_DAYS, default 730): conversation facts that ended before, their processed
   event keys, and dissatisfaction insights last updated before.
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -26,6 +28,9 @@ from bot.privacy.event_tables import EventTable
 from bot.records.database import transaction
 from bot.records.models import (
     AgentMessage,
+    ChannelContact,
+    ChannelInboundMessage,
+    ChannelOutboundMessage,
     ConversationFact,
     ConversationInsight,
     FallbackMessage,
@@ -49,6 +54,8 @@ class PurgeReport:
     agent_messages: int = 0
     fallback_messages: int = 0
     callback_phones: int = 0
+    channel_messages: int = 0  # messaging channels: messages sent and provider message ids seen
+    channel_contacts: int = 0
     facts: int = 0
     processed_events: int = 0
     insights: int = 0
@@ -80,6 +87,14 @@ def purge_transcripts(*, records_url: str, event_store_urls: Sequence[str], brok
         finally:
             table.dispose()
     with transaction(records_url) as session:
+        expired_agent_messages = select(AgentMessage.id).where(AgentMessage.created_at < cutoff)
+        report.channel_messages += _bulk(session, delete(ChannelOutboundMessage).where(or_(
+            ChannelOutboundMessage.created_at < cutoff,
+            ChannelOutboundMessage.agent_message_id.in_(expired_agent_messages))))
+        report.channel_messages += _bulk(session,
+            delete(ChannelInboundMessage).where(ChannelInboundMessage.received_at < cutoff))
+        report.channel_contacts += _bulk(session,
+            delete(ChannelContact).where(ChannelContact.last_customer_message_at < cutoff))
         report.agent_messages += _bulk(session,
             delete(AgentMessage).where(AgentMessage.created_at < cutoff))
         report.fallback_messages += _bulk(session,
