@@ -4,21 +4,23 @@
   update reaching a second Rasa server, inserts the same row and fails); `forget_update` lets Telegram's retry
   through when the first attempt could not be processed;
 - the chat's contact row (channel_contacts) with the customer's last message time;
+- `failed_messages`: what the customer did not get, for the agent console;
 - `record_sent` / `record_failed`: every message sent (channel_outbound_messages, kind text|keyboard|photo);
   a keyboard's long payloads are stored with it (`callback_payloads` in the body) for `payload_for_key`.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.records.database import transaction
-from bot.records.models import ChannelContact, ChannelInboundMessage, ChannelOutboundMessage
+from bot.records.models import AgentMessage, ChannelContact, ChannelInboundMessage, ChannelOutboundMessage
 
 CHANNEL = "telegram"
 # How many of a conversation's last keyboards a pressed key is looked up in.
@@ -101,3 +103,23 @@ def payload_for_key(database_url: str, *, conversation_id: str, key: str) -> str
         if isinstance(payloads, dict) and isinstance(payloads.get(key), str):
             return payloads[key]
     return None
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    created_at: datetime
+    kind: str
+    error: str
+
+
+def failed_messages(session: Session, conversation_id: str, *, limit: int = 20) -> list[FailedMessage]:
+    """The conversation's messages Telegram finally did not take (newest first); an agent's message that a later
+    try delivered does not count."""
+    rows = session.scalars(
+        select(ChannelOutboundMessage)
+        .outerjoin(AgentMessage, AgentMessage.id == ChannelOutboundMessage.agent_message_id)
+        .where(ChannelOutboundMessage.channel == CHANNEL, ChannelOutboundMessage.conversation_id == conversation_id,
+               ChannelOutboundMessage.status == "failed",
+               or_(ChannelOutboundMessage.agent_message_id.is_(None), AgentMessage.delivered_at.is_(None)))
+        .order_by(ChannelOutboundMessage.id.desc()).limit(limit)).all()
+    return [FailedMessage(row.created_at, row.kind, row.last_error or "") for row in rows]
