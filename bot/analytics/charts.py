@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from bot.analytics import rollup
 from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, save_status_case, with_contract
 from bot.analytics.period import Period
-from bot.analytics.sql import unindexed, utc_day
+from bot.analytics.sql import unindexed
 from bot.records.models import ConversationFact, FallbackMessage
 
 FUNNEL_STEPS = ("intent", "reason", "offer", "accepted", "cancelled", "handed_off")
@@ -52,52 +52,19 @@ class FallbackCount:
     count: int
 
 
-def _count_when(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-# SQLite has no hash aggregation: a GROUP BY sorts every row of the period first (for a year of 100,000
-# conversations three quarters of the query). The days are known, so on SQLite each day is three small range
-# reads on the covering index ix_conversation_facts_dashboard instead, in day order, with nothing to sort.
-# Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' text there, so a day's rows are those >= 'YYYY-MM-DD' and
-# < the next day's 'YYYY-MM-DD'.
-_SQLITE_PER_DAY = """
-WITH RECURSIVE days(day) AS (SELECT :first UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < :last)
-SELECT day,
-  (SELECT count(*) FROM conversation_facts WHERE started_at >= day AND started_at < date(day, '+1 day'){channel}),
-  (SELECT sum(cancellation_intent) FROM conversation_facts
-    WHERE started_at >= day AND started_at < date(day, '+1 day'){channel}),
-  (SELECT avg(dissatisfaction_peak) FROM conversation_facts
-    WHERE started_at >= day AND started_at < date(day, '+1 day'){channel})
-FROM days
-"""
-
-
-def _per_day_rows(session: Session, period: Period) -> list[Any]:
-    """(day, conversations, cancellation intents, average dissatisfaction peak) of the days with conversations."""
-    fact = ConversationFact
-    if session.get_bind().dialect.name == "sqlite":
-        statement = text(_SQLITE_PER_DAY.format(channel=" AND channel = :channel" if period.channel else ""))
-        values = {"first": period.first.isoformat(), "last": period.last.isoformat()}
-        if period.channel:
-            values["channel"] = period.channel
-        return [row for row in session.execute(statement, values) if row[1]]
-    day = utc_day(fact.started_at)
-    return session.execute(
-        select(day, func.count(fact.id), _count_when(fact.cancellation_intent.is_(True)),
-               func.avg(fact.dissatisfaction_peak))
-        .where(period.condition()).group_by(day)).all()
-
-
 def per_day(session: Session, period: Period) -> list[DayPoint]:
-    """Conversations, cancellation intents and average dissatisfaction peak per UTC day (every day listed)."""
-    found = {str(row[0]): row for row in _per_day_rows(session, period)}
+    """Conversations, cancellation intents and average dissatisfaction peak per UTC day (every day listed), from
+    the daily roll-up (bot/analytics/rollup.py)."""
+    found = {day: (conversations, intents, dissatisfaction)
+             for day, conversations, intents, dissatisfaction in rollup.per_day(session, period)}
     points = []
     for offset in range(period.days):
         current = period.first + timedelta(days=offset)
-        row = found.get(current.isoformat())
-        points.append(DayPoint(current, int(row[1]), int(row[2] or 0), float(row[3]) if row[3] is not None else None)
-                      if row else DayPoint(current, 0, 0, None))
+        if current in found:
+            conversations, intents, dissatisfaction = found[current]
+            points.append(DayPoint(current, conversations, intents, dissatisfaction / rollup.MICROS / conversations))
+        else:
+            points.append(DayPoint(current, 0, 0, None))
     return points
 
 
