@@ -21,6 +21,7 @@ from bot.records.models import ConversationFact, FallbackMessage
 FUNNEL_STEPS = ("intent", "reason", "offer", "accepted", "cancelled", "handed_off")
 SAVE_RATE_DIMENSIONS = ("offer_kind", "reason", "segment")
 TOP_FALLBACKS = 10
+TEXT_ORDER_SHARE = 6  # see _in_text_order
 
 
 @dataclass(frozen=True)
@@ -155,15 +156,30 @@ def funnel(session: Session, period: Period) -> list[Share]:
     return breakdown(session, period, today=period.last, hold_days=0).funnel
 
 
+def _in_text_order(session: Session, period: Period) -> bool:
+    """Whether to group the not-understood messages by reading all of them in text order
+    (ix_analytics_fallback_messages_text_at) instead of sorting the period's: on SQLite, which groups by sorting,
+    when the period holds more than a sixth of them (a year of 60,000 messages: 5 ms instead of 29 ms; a month:
+    3 ms instead of 1 ms). The shares come from the daily roll-up. PostgreSQL aggregates by hashing: never."""
+    if period.channel is not None or session.get_bind().dialect.name != "sqlite":
+        return False
+    in_period = rollup.totals(session, period)["fallbacks"]
+    return in_period * TEXT_ORDER_SHARE > rollup.total_fallbacks(session)
+
+
 def top_fallbacks(session: Session, period: Period, *, mask: Callable[[str], str],
                   limit: int = TOP_FALLBACKS) -> list[FallbackCount]:
     """The messages most often not understood in the period (channel through their conversation), masked."""
     message = FallbackMessage
-    statement = select(message.text, func.count(message.id)).where(
-        (message.at >= period.starts) & (message.at < period.ends))
+    # Only one of the two indexes may serve the query (`unindexed`: SQLite must not use it for that part).
+    if _in_text_order(session, period):
+        at, text = unindexed(message.at), message.text
+    else:
+        at, text = message.at, unindexed(message.text)
+    statement = select(message.text, func.count(message.id)).where((at >= period.starts) & (at < period.ends))
     if period.channel is not None:
         statement = statement.join(ConversationFact, ConversationFact.conversation_id == message.conversation_id) \
             .where(ConversationFact.channel == period.channel)
-    rows = session.execute(statement.group_by(message.text)
+    rows = session.execute(statement.group_by(text)
                            .order_by(func.count(message.id).desc(), message.text).limit(limit)).all()
     return [FallbackCount(mask(str(text_value)), int(count)) for text_value, count in rows]

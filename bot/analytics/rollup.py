@@ -279,6 +279,11 @@ def totals(session: Session, period: Period) -> dict[str, int]:
     return {name: int(value) for name, value in zip(FIGURES, row, strict=True)}
 
 
+def total_fallbacks(session: Session) -> int:
+    """Not-understood messages of every conversation kept."""
+    return int(session.scalar(select(func.coalesce(func.sum(DailyFigures.fallbacks), 0))) or 0)
+
+
 def per_day(session: Session, period: Period) -> list[tuple[date, int, int, int]]:
     """(day, conversations, cancellation intents, dissatisfaction in millionths) of the period's days with
     conversations, in day order."""

@@ -489,6 +489,10 @@ Index("ix_conversation_facts_handoff_wait", ConversationFact.started_at, Convers
 Index("ix_conversation_facts_customers", ConversationFact.started_at, ConversationFact.channel,
       ConversationFact.customer_id, sqlite_where=ConversationFact.customer_id.is_not(None),
       postgresql_where=ConversationFact.customer_id.is_not(None))
+# The not-understood messages in text order, for the top list over long periods on SQLite (bot/analytics/charts.py,
+# top_fallbacks). The projection keeps at most 500 characters of a text (MAX_FALLBACK_TEXT), at most 2,000 bytes,
+# within PostgreSQL's limit for a B-tree entry (about 2,700 bytes).
+Index("ix_analytics_fallback_messages_text_at", FallbackMessage.text, FallbackMessage.at)
 
 
 class DailyFigures(Base):

@@ -1,6 +1,6 @@
 """analytics daily roll-up: the dashboard's additive figures per UTC day and channel (analytics_daily_figures),
 filled from the existing facts; a partial index for the distinct customers of a period instead of the covering
-index the figures' scan needed
+index the figures' scan needed; the not-understood messages indexed in text order
 
 Revision ID: 0011
 Revises: 0010
@@ -52,6 +52,8 @@ def upgrade() -> None:
     op.create_index('ix_conversation_facts_customers', 'conversation_facts', ['started_at', 'channel', 'customer_id'],
                     sqlite_where=VERIFIED, postgresql_where=VERIFIED)
     op.drop_index('ix_conversation_facts_dashboard', table_name='conversation_facts')
+    # Texts are at most 500 characters (the projection cuts them), within PostgreSQL's B-tree entry limit.
+    op.create_index('ix_analytics_fallback_messages_text_at', 'analytics_fallback_messages', ['text', 'at'])
     if op.get_bind().dialect.name == 'postgresql':
         day, whole = "CAST(started_at AT TIME ZONE 'UTC' AS DATE)", "CAST(FLOOR(dissatisfaction_peak * 1000000 + 0.5) AS BIGINT)"
     else:  # SQLite keeps UTC wall time as 'YYYY-MM-DD HH:MM:SS' text; CAST truncates (peaks are not negative)
@@ -60,6 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_analytics_fallback_messages_text_at', table_name='analytics_fallback_messages')
     op.create_index('ix_conversation_facts_dashboard', 'conversation_facts', DASHBOARD_COLUMNS)
     op.drop_index('ix_conversation_facts_customers', table_name='conversation_facts')
     op.drop_table('analytics_daily_figures')
