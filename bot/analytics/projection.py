@@ -7,6 +7,10 @@ slots) is combined with what the records say about the same conversation (offer_
 handoff_requests, satisfaction_ratings, conversation_insights), which the actions have committed before
 Rasa publishes the turn's events.
 
+The daily roll-up of the dashboard's additive figures (bot.analytics.rollup) follows every change of a fact made
+here, in the same flush and transaction (ORM events on ConversationFact): a duplicate event changes no fact and
+so no count; a fact whose start, channel or outcome changes moves its counts.
+
 Message texts are not kept, except those the assistant did not understand (analytics_fallback_messages,
 for "what to teach it next"); verification answers and callback numbers arrive already redacted
 (bot.conversation_store) and are never stored here.
