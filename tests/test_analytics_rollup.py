@@ -314,8 +314,12 @@ def test_the_command_rebuilds_the_rollup_after_bulk_inserts(database_url: str, m
         session.execute(DailyFigures.__table__.update().values(messages=999))  # and a damaged row
         assert rollup.stored(session) != reference(session)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["analytics-rebuild-rollup", "--check"]) == 1
+    assert "differs from the conversation facts on 3 day and channel rows" in capsys.readouterr().out
     assert main(["analytics-rebuild-rollup"]) == 0
     assert "3 day and channel rows" in capsys.readouterr().out
+    assert main(["analytics-rebuild-rollup", "--check"]) == 0
+    assert "equals the conversation facts (3 day and channel rows)" in capsys.readouterr().out
     stored = assert_consistent(database_url)
     assert stored[(date(2026, 4, 3), "rest")][:2] == (3, 3)
 
