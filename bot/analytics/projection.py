@@ -249,7 +249,8 @@ def refresh_from_records(session: Session, fact: ConversationFact) -> None:
 def close_quiet_conversations(session: Session, *, now: datetime, idle_minutes: int) -> int:
     """Open conversations without an event for `idle_minutes`: abandoned when the customer came to cancel
     (or had an offer open) and left without a result, otherwise resolved. Returns how many were closed.
-    A later message opens the conversation again."""
+    A later message opens the conversation again. (Bulk updates bypass the daily roll-up's ORM events; open,
+    resolved and abandoned count alike there, so it needs no change: bot.analytics.rollup.)"""
     cutoff = now - timedelta(minutes=idle_minutes)
     quiet = (ConversationFact.outcome == OPEN) & (ConversationFact.ended_at < cutoff)
     abandoned = session.execute(
