@@ -292,6 +292,17 @@ def test_the_retention_purge_takes_the_deleted_facts_out_of_the_rollup(database_
     assert stored and min(day for day, _ in stored) >= date(2026, 2, 1)
 
 
+def test_changes_to_thousands_of_days_go_out_in_several_statements(database_url: str) -> None:
+    """A purge of years of facts: more values than SQLite's default limit of 32,766 parameters per statement."""
+    keys = [(date(2020, 1, 1) + timedelta(days=offset), channel) for offset in range(800) for channel in CHANNELS]
+    one = [1] * len(rollup.FIGURES)
+    with transaction(database_url) as session:
+        rollup.apply_changes(session.connection(), {key: list(one) for key in keys})
+        assert len(rollup.stored(session)) == len(keys)
+        rollup.apply_changes(session.connection(), {key: [-value for value in one] for key in keys[5:]})
+        assert rollup.stored(session) == {key: tuple(one) for key in keys[:5]}
+
+
 def test_an_erasure_leaves_the_rollup_equal_to_the_facts(database_url: str) -> None:
     (customer_id, _, _), = _customers(database_url, 1)
     _facts_on_days(database_url, [date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)], customer_id=customer_id)

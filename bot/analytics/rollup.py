@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, case, delete, event, func, inspect, or_, select, text
+from sqlalchemy import and_, case, delete, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
@@ -49,7 +49,7 @@ FACT_COLUMNS = ("started_at", "channel", "cancellation_intent", "outcome", "offe
                 "handoff_wait_seconds", "fallbacks", "messages", "rating", "dissatisfaction_peak")
 MICROS = 1_000_000
 ACCEPTED, CANCELLED, HANDED_OFF = "offer_accepted", "cancelled", "handed_off"
-DELETE_CHUNK = 500
+CHUNK = 500  # rows or keys per statement
 
 Key = tuple[date, str]
 Changes = dict[Key, list[int]]
@@ -145,20 +145,20 @@ def _insert(connection: Connection) -> Any:
 
 def apply_changes(connection: Connection, changes: Changes) -> None:
     """Add `changes` (per day and channel, in FIGURES order) to the roll-up; delete rows left without
-    conversations."""
+    conversations. In statements of at most CHUNK rows (SQLite's limits on parameters and expression depth)."""
     table = DailyFigures.__table__
     rows = [{"day": day, "channel": channel, **dict(zip(FIGURES, values, strict=True))}
             for (day, channel), values in sorted(changes.items()) if any(values)]
-    if not rows:
-        return
-    statement = _insert(connection)(table).values(rows)
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=[table.c.day, table.c.channel],
-        set_={name: table.c[name] + statement.excluded[name] for name in FIGURES}))
-    emptied = [key for key, values in changes.items() if values[0] < 0]
-    if emptied:
-        connection.execute(delete(table).where(table.c.conversations <= 0).where(or_(*(
-            and_(table.c.day == day, table.c.channel == channel) for day, channel in emptied))))
+    insert = _insert(connection)
+    for start in range(0, len(rows), CHUNK):
+        statement = insert(table).values(rows[start:start + CHUNK])
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.day, table.c.channel],
+            set_={name: table.c[name] + statement.excluded[name] for name in FIGURES}))
+    emptied = sorted({day for (day, _), values in changes.items() if values[0] < 0})
+    for start in range(0, len(emptied), CHUNK):
+        connection.execute(delete(table).where(table.c.conversations <= 0)
+                           .where(table.c.day.in_(emptied[start:start + CHUNK])))
 
 
 # Keeping the roll-up with every ORM write of a fact (see the module docstring).
@@ -241,8 +241,8 @@ def delete_facts(session: Session, condition: ColumnElement[bool]) -> int:
     for row in rows:
         _add(changes, contribution(row._mapping), -1)
     ids = [row.id for row in rows]
-    for start in range(0, len(ids), DELETE_CHUNK):
-        session.execute(delete(fact).where(fact.id.in_(ids[start:start + DELETE_CHUNK]))
+    for start in range(0, len(ids), CHUNK):
+        session.execute(delete(fact).where(fact.id.in_(ids[start:start + CHUNK]))
                         .execution_options(synchronize_session=False))
     apply_changes(session.connection(), changes)
     return len(ids)
