@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.analytics import rollup
-from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, save_status_case, with_contract
+from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, SaveGroup, saves_by_group
 from bot.analytics.period import Period
 from bot.analytics.sql import unindexed
 from bot.records.models import ConversationFact, FallbackMessage
@@ -79,10 +79,12 @@ class Breakdown:
     save_rate: dict[str, list[Share]]
 
 
-def breakdown(session: Session, period: Period, *, today: date, hold_days: int) -> Breakdown:
+def breakdown(session: Session, period: Period, *, today: date, hold_days: int,
+              saves: list[SaveGroup] | None = None) -> Breakdown:
     """Two grouped scans: the cancellation conversations by (reason, offer kind, segment, outcome) with how many
-    were made an offer, and their accepted offers (index on outcome) by (reason, offer kind, segment, save
-    status); the charts are sums over those few groups.
+    were made an offer, and the period's accepted offers (index on outcome; `saves`, if already read for the
+    page: dashboard_saves.saves_by_group) by (reason, offer kind, segment, save status); the charts are sums over
+    those few groups.
 
     The first reads ix_conversation_facts_breakdown (cancellation_intent, reason, offer_kind, segment, outcome,
     started_at, ...): its rows come in group order, so SQLite (no hash aggregation) need not sort the period's
@@ -99,11 +101,8 @@ def breakdown(session: Session, period: Period, *, today: date, hold_days: int) 
         select(fact.reason, fact.offer_kind, fact.segment, fact.outcome, offered, func.count())
         .where(in_period & (fact.cancellation_intent == True))  # noqa: E712 - '= 1' uses the index, 'IS 1' not
         .group_by(fact.reason, fact.offer_kind, fact.segment, fact.outcome)).all()
-    status = save_status_case(today=today, hold_days=hold_days)
-    saves = session.execute(with_contract(
-        select(fact.reason, fact.offer_kind, fact.segment, status, func.count(fact.id)).select_from(fact))
-        .where(period.condition() & fact.cancellation_intent.is_(True) & (fact.outcome == "offer_accepted"))
-        .group_by(fact.reason, fact.offer_kind, fact.segment, status)).all()
+    if saves is None:
+        saves = saves_by_group(session, period, today=today, hold_days=hold_days)
 
     reason_counts: dict[str, int] = {}
     steps = dict.fromkeys(FUNNEL_STEPS, 0)
@@ -120,11 +119,14 @@ def breakdown(session: Session, period: Period, *, today: date, hold_days: int) 
             if code is not None:
                 totals[dimension][code] = totals[dimension].get(code, 0) + count
     statuses: dict[str, dict[str, dict[str, int]]] = {dimension: {} for dimension in SAVE_RATE_DIMENSIONS}
-    for reason, offer_kind, segment, save, count in saves:
-        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (offer_kind, reason, segment), strict=False):
-            if code is not None and save is not None:
+    for group in saves:
+        if not group.cancellation_intent:
+            continue
+        for dimension, code in zip(SAVE_RATE_DIMENSIONS, (group.offer_kind, group.reason, group.segment),
+                                   strict=False):
+            if code is not None:
                 per_code = statuses[dimension].setdefault(code, {})
-                per_code[save] = per_code.get(save, 0) + count
+                per_code[group.status] = per_code.get(group.status, 0) + group.count
     save_rate = {dimension: [Share(code, total, **{key: statuses[dimension].get(code, {}).get(value, 0)
                                                   for key, value in (("held", SAVE_HELD), ("pending", SAVE_PENDING),
                                                                      ("lost", SAVE_LOST))})

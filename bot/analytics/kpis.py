@@ -22,14 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.analytics import rollup
-from bot.analytics.dashboard_saves import (
-    SAVE_HELD,
-    SAVE_LOST,
-    SAVE_PENDING,
-    revenue_if_held,
-    save_status_case,
-    with_contract,
-)
+from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, SaveGroup, saves_by_group
 from bot.analytics.period import Period
 from bot.records.models import ConversationFact
 
@@ -106,13 +99,11 @@ def distinct_customers(session: Session, period: Period) -> int:
                               .where(period.condition() & fact.customer_id.is_not(None))) or 0)
 
 
-def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int) -> list[dict]:
+def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int,
+                known_saves: dict[Period, list[SaveGroup]] | None = None) -> list[dict]:
     """The sums behind the figures of each of `periods`: the roll-up's sums, the distinct customers, and one scan
-    over the period's accepted offers only (index on outcome) for the save status and revenue."""
-    fact = ConversationFact
-    status = save_status_case(today=today, hold_days=hold_days)
-    saves = with_contract(select(status, func.count(fact.id), func.coalesce(func.sum(revenue_if_held(today=today)), 0))
-                          .select_from(fact))
+    over the period's accepted offers only (index on outcome) for the save status and revenue, unless
+    `known_saves` has them (dashboard_saves.saves_by_group, read once for the page)."""
     found = []
     for period in periods:
         sums = rollup.totals(session, period)
@@ -123,12 +114,12 @@ def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, h
             "fallbacks": sums["fallbacks"], "messages": sums["messages"],
             "rating": sums["rating_sum"] / sums["ratings"] if sums["ratings"] else None}
         values |= {SAVE_HELD: 0, SAVE_PENDING: 0, SAVE_LOST: 0, "revenue": 0}
-        for save, count, revenue in session.execute(
-                saves.where(period.condition() & (fact.outcome == "offer_accepted")).group_by(status)):
-            if save is None:
-                continue
-            values[save] = int(count)
-            values["revenue"] += int(revenue) if save == SAVE_HELD else 0
+        groups = (known_saves or {}).get(period)
+        if groups is None:
+            groups = saves_by_group(session, period, today=today, hold_days=hold_days)
+        for group in groups:
+            values[group.status] += group.count
+            values["revenue"] += group.revenue_if_held if group.status == SAVE_HELD else 0
         found.append(values)
     return found
 
@@ -151,9 +142,12 @@ def figures(session: Session, period: Period, *, today: date, hold_days: int) ->
     return _figures(session, period, _statistics(session, (period,), today=today, hold_days=hold_days)[0])
 
 
-def kpis(session: Session, period: Period, *, today: date, hold_days: int) -> list[Kpi]:
-    """Every key figure of `period` with the previous period's, in the dashboard's order."""
+def kpis(session: Session, period: Period, *, today: date, hold_days: int,
+         saves: list[SaveGroup] | None = None) -> list[Kpi]:
+    """Every key figure of `period` with the previous period's, in the dashboard's order (`saves`: the period's
+    saves_by_group, if already read)."""
     previous = period.previous()
-    before_sums, now_sums = _statistics(session, (previous, period), today=today, hold_days=hold_days)
+    before_sums, now_sums = _statistics(session, (previous, period), today=today, hold_days=hold_days,
+                                        known_saves=None if saves is None else {period: saves})
     now, before = _figures(session, period, now_sums), _figures(session, previous, before_sums)
     return [Kpi(name, getattr(now, name), getattr(before, name)) for name in KPI_NAMES]
