@@ -14,6 +14,10 @@
     python -m bot.cli analytics-consumer
                                        conversation events from the event broker into the analytics facts
                                        (started and supervised by `run`; bot.analytics)
+    python -m bot.cli analytics-rebuild-rollup
+                                       recompute the dashboard's daily roll-up from the conversation facts
+                                       (bot.analytics.rollup; the consumers keep it up to date themselves;
+                                       --check: only compare, exit 1 when it differs)
     python -m bot.cli create-user NAME --first-name F --role agent|supervisor|marketer
                                        a login for the agent console; asks for the password twice
                                        (or reads one line from stdin with --password-stdin)
@@ -232,6 +236,29 @@ def analytics_source(settings: Settings) -> str:
 
         return f"Rasa's SQL event broker ({make_url(settings.analytics_events_url).render_as_string(hide_password=True)})"
     return "no event broker (ANALYTICS_EVENTS_URL=off)"
+
+
+def rebuild_rollup_command(settings: Settings, *, check: bool = False) -> int:
+    """Recompute the daily roll-up (bot.analytics.rollup) from every conversation fact, in one transaction; with
+    `check`, only say whether it equals the facts (exit 1 when not)."""
+    from bot.analytics.rollup import rebuild, recomputed, stored
+    from bot.records.database import transaction
+
+    if check:
+        with transaction(settings.database_url) as session:
+            found, expected = stored(session), recomputed(session)
+        wrong = sorted(key for key in set(found) | set(expected) if found.get(key) != expected.get(key))
+        if not wrong:
+            print(f"Daily roll-up equals the conversation facts ({len(found)} day and channel rows).", flush=True)
+            return 0
+        print(f"Daily roll-up differs from the conversation facts on {len(wrong)} day and channel rows, e.g. "
+              f"{', '.join(f'{day} {channel}' for day, channel in wrong[:5])}; run "
+              "`python -m bot.cli analytics-rebuild-rollup` to recompute it.", flush=True)
+        return 1
+    with transaction(settings.database_url) as session:
+        rows = rebuild(session)
+    print(f"Daily roll-up rebuilt from the conversation facts: {rows} day and channel rows.", flush=True)
+    return 0
 
 
 def analytics_consumer(settings: Settings) -> int:
@@ -603,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser.add_argument("--deliver", action="store_true", help="try every waiting e-mail now")
     commands.add_parser("analytics-consumer",
                         help="conversation events from the event broker into the analytics facts")
+    rollup_parser = commands.add_parser("analytics-rebuild-rollup",
+                                        help="recompute the dashboard's daily roll-up from the conversation facts")
+    rollup_parser.add_argument("--check", action="store_true",
+                               help="only compare it with the facts; exit 1 when they differ")
     user_parser = commands.add_parser("create-user", help="create a login for the agent console")
     user_parser.add_argument("username", help="3-80 characters: a-z, digits, '.', '_', '-'")
     user_parser.add_argument("--first-name", required=True, help="shown to customers with the agent's messages")
@@ -663,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         return outbox(settings, deliver_now=args.deliver)
     elif args.command == "analytics-consumer":
         return analytics_consumer(settings)
+    elif args.command == "analytics-rebuild-rollup":
+        return rebuild_rollup_command(settings, check=args.check)
     elif args.command == "create-user":
         return create_user_command(settings, username=args.username, first_name=args.first_name, role=args.role,
                                    password_stdin=args.password_stdin)

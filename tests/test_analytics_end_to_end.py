@@ -33,6 +33,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, delete, func, select, text
 
+from bot.analytics import rollup
 from bot.handoff.users import create_user
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
@@ -306,7 +307,8 @@ def forget_other_assistants(database_url: str, conversations: Conversations) -> 
     broker; so that the dashboard shows what it would show there, the facts of those other conversations are
     removed once the consumer has stopped."""
     with transaction(database_url) as session:
-        for model in (ConversationFact, FallbackMessage, ProcessedEvent):
+        rollup.delete_facts(session, ConversationFact.conversation_id.not_in(conversations.ids))  # and their counts
+        for model in (FallbackMessage, ProcessedEvent):
             session.execute(delete(model).where(model.conversation_id.not_in(conversations.ids)))
 
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.analytics import charts, drilldown, export, kpis
+from bot.analytics.dashboard_saves import saves_by_group
 from bot.analytics.drilldown import Selection
 from bot.analytics.period import InvalidPeriod, Period
 from bot.analytics.saves import revenue_retained_for
@@ -105,6 +106,18 @@ def test_charts(facts_url: str) -> None:
     assert [(s.code, s.conversations, s.held) for s in by_reason] == [
         ("competitor", 1, 0), ("price", 2, 1), ("technical", 1, 0)]
     assert [(f.text, f.count) for f in fallbacks] == [("WAS KOSTET ROAMING?", 2), (FALLBACK_WITH_EMAIL.upper(), 1)]
+
+
+@pytest.mark.parametrize("period", [NOVEMBER, Period(date(2026, 10, 1), date(2026, 12, 31)),
+                                    Period(date(2026, 11, 1), date(2026, 11, 30), "whatsapp")])
+def test_the_page_reads_the_saves_once_for_figures_and_charts(facts_url: str, period: Period) -> None:
+    """The dashboard page reads the period's accepted offers once (saves_by_group) and gives them to the key
+    figures and the save charts: the same numbers as each reading them itself."""
+    with transaction(facts_url) as session:
+        saves = saves_by_group(session, period, **JUDGED)
+        assert kpis.kpis(session, period, saves=saves, **JUDGED) == kpis.kpis(session, period, **JUDGED)
+        assert charts.breakdown(session, period, saves=saves, **JUDGED) == charts.breakdown(session, period, **JUDGED)
+    assert saves  # every one of these periods has accepted offers
 
 
 def test_drill_down_to_the_conversations_behind_a_segment(facts_url: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, func, insert, select, text, update
 
+from bot.analytics import rollup
 from bot.records.catalog import ensure_catalog
 from bot.records.database import make_engine, transaction
 from bot.records.demo_data import seed_demo_customers
@@ -119,7 +120,8 @@ def synthetic_facts(count: int, *, today: date, contract_ids: list[int], custome
 
 
 def seed(database_url: str, *, facts: int, today: date, customers: int = 500, batch: int = 5000) -> None:
-    """Migrate, then add demo customers and `facts` synthetic facts with their fallback messages."""
+    """Migrate, then add demo customers and `facts` synthetic facts with their fallback messages, and rebuild the
+    daily roll-up from them."""
     upgrade_to_head(database_url)
     with transaction(database_url) as session:
         if session.scalar(select(func.count()).select_from(ConversationFact)):
@@ -141,6 +143,8 @@ def seed(database_url: str, *, facts: int, today: date, customers: int = 500, ba
             rows, fallbacks = [], []
     _insert(database_url, rows, fallbacks)
     _cancel_some_saved_contracts(database_url)
+    with transaction(database_url) as session:  # the facts went in as bulk inserts, past the roll-up's ORM events
+        rollup.rebuild(session)
     engine = make_engine(database_url)
     with engine.begin() as connection:
         connection.execute(text("ANALYZE"))

@@ -10,17 +10,20 @@ count by one month at a boundary day.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
-from sqlalchemy import and_, case, func, literal
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.analytics.period import Period
 from bot.analytics.saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, STILL_A_CUSTOMER, save_status_sql
 from bot.analytics.sql import epoch_seconds, whole
 from bot.records.models import Contract, ConversationFact
 
 __all__ = ["SAVE_HELD", "SAVE_LOST", "SAVE_PENDING", "DEFAULT_HOLD_DAYS", "save_status_case",
-           "revenue_retained_case", "revenue_if_held", "with_contract"]
+           "revenue_retained_case", "revenue_if_held", "with_contract", "SaveGroup", "saves_by_group"]
 
 DEFAULT_HOLD_DAYS = 30
 MONTH_SECONDS = 30.436875 * 86400
@@ -62,3 +65,31 @@ def revenue_if_held(*, today: date) -> ColumnElement:
 def with_contract(statement):  # type: ignore[no-untyped-def]
     """`statement` (selecting from conversation_facts) with the fact's contract joined (for the revenue)."""
     return statement.outerjoin(Contract, and_(Contract.id == ConversationFact.contract_id))
+
+
+@dataclass(frozen=True)
+class SaveGroup:
+    """The period's accepted offers of one kind of conversation (cancellation intent, reason, offer kind, segment)
+    with one save status: how many, and what they earned if held (revenue_if_held summed)."""
+
+    cancellation_intent: bool
+    reason: str | None
+    offer_kind: str | None
+    segment: str | None
+    status: str
+    count: int
+    revenue_if_held: int
+
+
+def saves_by_group(session: Session, period: Period, *, today: date, hold_days: int) -> list[SaveGroup]:
+    """The period's accepted offers grouped for both the key figures (bot.analytics.kpis: per status, revenue of the
+    held ones) and the save charts (bot.analytics.charts.breakdown: the cancellation conversations per reason,
+    offer kind and segment): one read of them (index on outcome) per dashboard page instead of two."""
+    fact = ConversationFact
+    status = save_status_case(today=today, hold_days=hold_days)
+    keys = (fact.cancellation_intent, fact.reason, fact.offer_kind, fact.segment, status)
+    rows = session.execute(with_contract(
+        select(*keys, func.count(fact.id), func.coalesce(func.sum(revenue_if_held(today=today)), 0))
+        .select_from(fact)).where(period.condition() & (fact.outcome == "offer_accepted")).group_by(*keys))
+    return [SaveGroup(bool(intent), reason, offer_kind, segment, save, int(count), int(revenue))
+            for intent, reason, offer_kind, segment, save, count, revenue in rows if save is not None]

@@ -1,6 +1,8 @@
-"""The dashboard's key figures for a period and channel, each with the period before: SQL aggregates over
-conversation_facts, per period one scan (covering index), one over its accepted offers (save status, revenue)
-and one small read for the median handoff wait (partial index over the handed-off conversations).
+"""The dashboard's key figures for a period and channel, each with the period before. Per period: the additive
+figures from the daily roll-up (bot/analytics/rollup.py: at most one small row per day and channel), and from
+the facts what cannot be added up day by day: the distinct customers (partial index over the verified
+conversations), the save status and revenue of the accepted offers (judged against the contracts today; index
+on outcome) and the median handoff wait (partial index over the handed-off conversations).
 
 Definitions (README "Marketing dashboard"):
 - conversations: started in the period; customers: distinct verified customers among them;
@@ -16,17 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.analytics.dashboard_saves import (
-    SAVE_HELD,
-    SAVE_LOST,
-    SAVE_PENDING,
-    revenue_if_held,
-    save_status_case,
-    with_contract,
-)
+from bot.analytics import rollup
+from bot.analytics.dashboard_saves import SAVE_HELD, SAVE_LOST, SAVE_PENDING, SaveGroup, saves_by_group
 from bot.analytics.period import Period
 from bot.records.models import ConversationFact
 
@@ -95,38 +91,35 @@ def median_wait_seconds(session: Session, period: Period, *, count: int | None =
     return sum(middle) / len(middle)
 
 
-def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int) -> list[dict]:
-    """The sums behind the figures of each of `periods`: per period one scan over its conversations (the covering
-    index ix_conversation_facts_dashboard, no GROUP BY: on SQLite sorting a year of rows into periods cost as
-    much as the scan) and one over its accepted offers only (index on outcome) for the save status and revenue.
-    """
+def distinct_customers(session: Session, period: Period) -> int:
+    """How many verified customers had a conversation in the period: read from the partial index
+    ix_conversation_facts_customers (started_at, channel, customer_id; verified conversations only)."""
     fact = ConversationFact
+    return int(session.scalar(select(func.count(func.distinct(fact.customer_id)))
+                              .where(period.condition() & fact.customer_id.is_not(None))) or 0)
 
-    def count_when(condition: object) -> object:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    sums = select(
-        func.count(fact.id), func.count(func.distinct(fact.customer_id)),
-        count_when(fact.cancellation_intent.is_(True)),
-        func.coalesce(func.sum(case((fact.outcome == "offer_accepted", fact.offer_cost_cents), else_=0)), 0),
-        count_when(fact.cancelled_at.is_not(None) | (fact.outcome == "cancelled")),
-        count_when(handed_off()), func.count(fact.handoff_wait_seconds), func.coalesce(func.sum(fact.fallbacks), 0),
-        func.coalesce(func.sum(fact.messages), 0), func.avg(fact.rating))
-    status = save_status_case(today=today, hold_days=hold_days)
-    saves = with_contract(select(status, func.count(fact.id), func.coalesce(func.sum(revenue_if_held(today=today)), 0))
-                          .select_from(fact))
+def _statistics(session: Session, periods: tuple[Period, ...], *, today: date, hold_days: int,
+                known_saves: dict[Period, list[SaveGroup]] | None = None) -> list[dict]:
+    """The sums behind the figures of each of `periods`: the roll-up's sums, the distinct customers, and one scan
+    over the period's accepted offers only (index on outcome) for the save status and revenue, unless
+    `known_saves` has them (dashboard_saves.saves_by_group, read once for the page)."""
     found = []
     for period in periods:
-        row = session.execute(sums.where(period.condition())).one()
-        values = dict(zip(("conversations", "customers", "intents", "cost", "cancellations", "handoffs", "waits",
-                           "fallbacks", "messages", "rating"), row, strict=True))
+        sums = rollup.totals(session, period)
+        values: dict = {
+            "conversations": sums["conversations"], "customers": distinct_customers(session, period),
+            "intents": sums["cancellation_intents"], "cost": sums["accepted_offer_cost_cents"],
+            "cancellations": sums["cancellations"], "handoffs": sums["handoffs"], "waits": sums["handoff_waits"],
+            "fallbacks": sums["fallbacks"], "messages": sums["messages"],
+            "rating": sums["rating_sum"] / sums["ratings"] if sums["ratings"] else None}
         values |= {SAVE_HELD: 0, SAVE_PENDING: 0, SAVE_LOST: 0, "revenue": 0}
-        for save, count, revenue in session.execute(
-                saves.where(period.condition() & (fact.outcome == "offer_accepted")).group_by(status)):
-            if save is None:
-                continue
-            values[save] = int(count)
-            values["revenue"] += int(revenue) if save == SAVE_HELD else 0
+        groups = (known_saves or {}).get(period)
+        if groups is None:
+            groups = saves_by_group(session, period, today=today, hold_days=hold_days)
+        for group in groups:
+            values[group.status] += group.count
+            values["revenue"] += group.revenue_if_held if group.status == SAVE_HELD else 0
         found.append(values)
     return found
 
@@ -149,9 +142,12 @@ def figures(session: Session, period: Period, *, today: date, hold_days: int) ->
     return _figures(session, period, _statistics(session, (period,), today=today, hold_days=hold_days)[0])
 
 
-def kpis(session: Session, period: Period, *, today: date, hold_days: int) -> list[Kpi]:
-    """Every key figure of `period` with the previous period's, in the dashboard's order."""
+def kpis(session: Session, period: Period, *, today: date, hold_days: int,
+         saves: list[SaveGroup] | None = None) -> list[Kpi]:
+    """Every key figure of `period` with the previous period's, in the dashboard's order (`saves`: the period's
+    saves_by_group, if already read)."""
     previous = period.previous()
-    before_sums, now_sums = _statistics(session, (previous, period), today=today, hold_days=hold_days)
+    before_sums, now_sums = _statistics(session, (previous, period), today=today, hold_days=hold_days,
+                                        known_saves=None if saves is None else {period: saves})
     now, before = _figures(session, period, now_sums), _figures(session, previous, before_sums)
     return [Kpi(name, getattr(now, name), getattr(before, name)) for name in KPI_NAMES]

@@ -7,6 +7,10 @@ slots) is combined with what the records say about the same conversation (offer_
 handoff_requests, satisfaction_ratings, conversation_insights), which the actions have committed before
 Rasa publishes the turn's events.
 
+The daily roll-up of the dashboard's additive figures (bot.analytics.rollup) follows every change of a fact made
+here, in the same flush and transaction (ORM events on ConversationFact): a duplicate event changes no fact and
+so no count; a fact whose start, channel or outcome changes moves its counts.
+
 Message texts are not kept, except those the assistant did not understand (analytics_fallback_messages,
 for "what to teach it next"); verification answers and callback numbers arrive already redacted
 (bot.conversation_store) and are never stored here.
@@ -245,7 +249,8 @@ def refresh_from_records(session: Session, fact: ConversationFact) -> None:
 def close_quiet_conversations(session: Session, *, now: datetime, idle_minutes: int) -> int:
     """Open conversations without an event for `idle_minutes`: abandoned when the customer came to cancel
     (or had an offer open) and left without a result, otherwise resolved. Returns how many were closed.
-    A later message opens the conversation again."""
+    A later message opens the conversation again. (Bulk updates bypass the daily roll-up's ORM events; open,
+    resolved and abandoned count alike there, so it needs no change: bot.analytics.rollup.)"""
     cutoff = now - timedelta(minutes=idle_minutes)
     quiet = (ConversationFact.outcome == OPEN) & (ConversationFact.ended_at < cutoff)
     abandoned = session.execute(

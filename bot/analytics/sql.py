@@ -79,8 +79,8 @@ def _iso_utc_text_sqlite(element: iso_utc_text, compiler: Any, **kw: Any) -> str
 
 
 class unindexed(FunctionElement):  # noqa: N801 - a SQL function
-    """A column whose condition SQLite must not serve from an index (`+column`), so that it picks the index that
-    delivers the rows in GROUP BY order (bot/analytics/charts.py, breakdown); the column itself elsewhere."""
+    """A column whose condition (or grouping) SQLite must not serve from an index (`+column`), so that it picks the
+    index meant for the query (bot/analytics/charts.py: breakdown, top_fallbacks); the column itself elsewhere."""
 
     inherit_cache = True
 

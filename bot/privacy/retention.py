@@ -5,8 +5,9 @@
   not-understood messages kept for analytics, and the callback phone numbers of handoffs older than that; of the
   messaging channels (WhatsApp, Telegram): the messages sent (their bodies hold what was said), the provider
   message ids seen, and the contacts (phone number / chat id) whose customer last wrote before the cutoff.
-- Analytics (ANALYTICS_RETENTION_DAYS, default 730): conversation facts that ended before, their processed
-  event keys, and dissatisfaction insights last updated before.
+- Analytics (ANALYTICS_RETENTION_DAYS, default 730): conversation facts that ended before (subtracted from the
+  daily roll-up, bot.analytics.rollup, which holds no personal data), their processed event keys, and
+  dissatisfaction insights last updated before.
 
 Records the law requires to be kept (contracts, cancellations, invoices, offer decisions, e-mails sent)
 are not touched. `purge_expired` runs from `python -m bot.cli purge-expired`; with `--every 24h` it
@@ -24,6 +25,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from bot.analytics.rollup import delete_facts
 from bot.privacy.event_tables import EventTable
 from bot.records.database import transaction
 from bot.records.models import (
@@ -105,9 +107,10 @@ def purge_transcripts(*, records_url: str, event_store_urls: Sequence[str], brok
 
 
 def purge_analytics(*, records_url: str, cutoff: datetime, report: PurgeReport) -> None:
-    """Delete conversation facts that ended before cutoff, their processed event keys, and old insights."""
+    """Delete conversation facts that ended before cutoff (and take them out of the daily roll-up, in the same
+    transaction), their processed event keys, and old insights."""
     with transaction(records_url) as session:
-        report.facts += _bulk(session, delete(ConversationFact).where(ConversationFact.ended_at < cutoff))
+        report.facts += delete_facts(session, ConversationFact.ended_at < cutoff)
         report.processed_events += _bulk(session,
             delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff))
         report.insights += _bulk(session,

@@ -6,6 +6,7 @@ timezone-aware UTC (`UtcDateTime`); show them in Europe/Berlin with `bot.retenti
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -476,19 +477,50 @@ class ConsumerOffset(Base):
     updated_at = Column(UtcDateTime, nullable=False)
 
 
-# The dashboard's indexes on conversation_facts (migration 0009, docs/analytics_benchmark.md): one covering the
-# columns its scans of a period read (figures, days), so SQLite never looks up the wide table rows; one in the
+# The dashboard's indexes on conversation_facts (migrations 0009 and 0011, docs/analytics_benchmark.md): one in the
 # cancellation breakdown's GROUP BY order (bot/analytics/charts.py); one over the handed-off conversations only,
-# for the median wait.
-DASHBOARD_FACT_COLUMNS = ("started_at", "channel", "cancellation_intent", "outcome", "reason", "offer_kind", "segment",
-                          "customer_id", "offer_cost_cents", "offer_made_at", "cancelled_at", "handoff_wait_seconds",
-                          "fallbacks", "messages", "rating", "dissatisfaction_peak")
-Index("ix_conversation_facts_dashboard", *(ConversationFact.__table__.c[name] for name in DASHBOARD_FACT_COLUMNS))
+# for the median wait; one over the verified conversations only, for the distinct customers of a period. The
+# additive figures come from the daily roll-up (DailyFigures), not from a scan of the facts.
 Index("ix_conversation_facts_breakdown", *(ConversationFact.__table__.c[name] for name in (
     "cancellation_intent", "reason", "offer_kind", "segment", "outcome", "started_at", "channel", "offer_made_at")))
 Index("ix_conversation_facts_handoff_wait", ConversationFact.started_at, ConversationFact.channel,
       ConversationFact.handoff_wait_seconds, sqlite_where=ConversationFact.handoff_wait_seconds.is_not(None),
       postgresql_where=ConversationFact.handoff_wait_seconds.is_not(None))
+Index("ix_conversation_facts_customers", ConversationFact.started_at, ConversationFact.channel,
+      ConversationFact.customer_id, sqlite_where=ConversationFact.customer_id.is_not(None),
+      postgresql_where=ConversationFact.customer_id.is_not(None))
+# The not-understood messages in text order, for the top list over long periods on SQLite (bot/analytics/charts.py,
+# top_fallbacks). The projection keeps at most 500 characters of a text (MAX_FALLBACK_TEXT), at most 2,000 bytes,
+# within PostgreSQL's limit for a B-tree entry (about 2,700 bytes).
+Index("ix_analytics_fallback_messages_text_at", FallbackMessage.text, FallbackMessage.at)
+
+
+class DailyFigures(Base):
+    """The dashboard's additive figures of the conversations that started on one UTC day on one channel: the daily
+    roll-up of conversation_facts (bot/analytics/rollup.py, migration 0011).
+
+    Kept in the same transaction as the facts whenever a fact is inserted, changed or deleted through the ORM (the
+    analytics consumers' projection), subtracted by the retention purge, rebuilt by
+    `python -m bot.cli analytics-rebuild-rollup`. Holds no personal data (no customer, no text). A row whose
+    conversations dropped to 0 is deleted. Dissatisfaction is the sum of the peaks in millionths (integers add up
+    exactly, in any order).
+    """
+
+    __tablename__ = "analytics_daily_figures"
+
+    day = Column(Date, primary_key=True)
+    channel = Column(String(20), primary_key=True)
+    conversations = Column(Integer, nullable=False, default=0)
+    cancellation_intents = Column(Integer, nullable=False, default=0)
+    accepted_offer_cost_cents = Column(BigInteger, nullable=False, default=0)  # cost of the offers accepted
+    cancellations = Column(Integer, nullable=False, default=0)
+    handoffs = Column(Integer, nullable=False, default=0)
+    handoff_waits = Column(Integer, nullable=False, default=0)  # handoffs with a known wait (median: the facts)
+    fallbacks = Column(Integer, nullable=False, default=0)
+    messages = Column(Integer, nullable=False, default=0)
+    ratings = Column(Integer, nullable=False, default=0)
+    rating_sum = Column(Integer, nullable=False, default=0)
+    dissatisfaction_micros = Column(BigInteger, nullable=False, default=0)
 
 
 # Messaging channels (WhatsApp, Telegram; bot/channels/, migration 0010).

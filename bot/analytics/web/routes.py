@@ -25,6 +25,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from bot.analytics import charts, drilldown, export, kpis
+from bot.analytics.dashboard_saves import SaveGroup, saves_by_group
 from bot.analytics.drilldown import InvalidSelection, Selection
 from bot.analytics.period import InvalidPeriod, Period, last_days
 from bot.analytics.web import labels
@@ -124,19 +125,22 @@ async def dashboard_page(request: web.Request) -> web.Response:
         return [{"day": p.day.isoformat(), "conversations": p.conversations, "intents": p.cancellation_intents,
                  "dissatisfaction": p.dissatisfaction} for p in charts.per_day(session, period)]
 
-    def load_breakdown(session: Session) -> dict[str, Any]:
-        found = charts.breakdown(session, period, **judged)
+    def load_breakdown(session: Session, saves: list[SaveGroup]) -> dict[str, Any]:
+        found = charts.breakdown(session, period, saves=saves, **judged)
         return {"reasons": [_share_json("reason", s) for s in found.reasons],
                 "funnel": [_share_json("step", s) for s in found.funnel],
                 "save_rate": {dimension: [_share_json(dimension, s) for s in shares]
                               for dimension, shares in found.save_rate.items()}}
 
-    # Independent reads, each in its own transaction and thread, so that both cores work on one page.
-    figures, days, breakdown, fallbacks = await asyncio.gather(
-        in_records(request, lambda session: kpis.kpis(session, period, **judged)),
+    # Independent reads, each in its own transaction and thread, so that both cores work on one page. The period's
+    # accepted offers (save status, revenue) are read once, then used by the key figures and the save charts.
+    saves, days, fallbacks = await asyncio.gather(
+        in_records(request, lambda session: saves_by_group(session, period, **judged)),
         in_records(request, load_days),
-        in_records(request, load_breakdown),
         in_records(request, lambda session: [asdict(f) for f in charts.top_fallbacks(session, period, mask=mask)]))
+    figures, breakdown = await asyncio.gather(
+        in_records(request, lambda session: kpis.kpis(session, period, saves=saves, **judged)),
+        in_records(request, lambda session: load_breakdown(session, saves)))
     data = {"days": days, **breakdown, "fallbacks": fallbacks}
     rows = [{"name": k.name, "label": labels.KPI_LABELS[k.name], "value": labels.kpi_value(k.name, k.current),
              "previous": labels.kpi_value(k.name, k.previous), "change": labels.kpi_change(k.name, k.change)}
