@@ -27,12 +27,14 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from bot.analytics.events import event_key
 from bot.benchmark import Bot, RunResult, alternate, measure, start_assistant, wait_until_up
@@ -206,43 +208,115 @@ def _keep_logs(root: Path, logs: Path) -> None:
         shutil.copy(log, logs / log.name)
 
 
-def run_production_lag(*, lag_users: int, conversations: int, output: Path | None, logs: Path | None = None) -> int:
-    """The consumer's lag on the services the environment names (RabbitMQ, PostgreSQL; README "Production parts")."""
+PUBLISHER_LABELS = {"none": "no broker", "batching": "project's batching broker",
+                    "rasa": "Rasa's Pika broker"}
+
+
+@contextmanager
+def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
+    """os.environ with these values (None: removed) while an assistant is started from it."""
+    previous = {name: os.environ.get(name) for name in overrides}
+    try:
+        for name, value in overrides.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def fresh_pg_database(url: str, suffix: str) -> str:
+    """A new, empty PostgreSQL database `<name>_<suffix>` beside the one `url` names (dropped first if there)."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    admin = create_engine(parsed.set(database="postgres"), future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+async def _delete_queue(url: str, queue: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+
+
+@dataclass
+class _Assistant:
+    publisher: str
+    bot: Bot
+    env: dict[str, str]
+    queue: str | None
+
+
+def run_production(*, publishers: list[str], users: list[int], conversations: int, rounds: int, lag_users: int,
+                   output: Path | None, logs: Path | None = None) -> int:
+    """Turn latency with no broker / each publisher (alternating, same run) and each publisher's consumer lag, on
+    the PostgreSQL server and RabbitMQ the environment names (fresh databases and queues of this run's own)."""
+    base_records, base_tracker = os.environ.get("DATABASE_URL"), os.environ.get("TRACKER_STORE_URL")
+    broker_url = os.environ.get("EVENT_BROKER_URL")
+    if not (base_records and base_tracker and broker_url):
+        raise ValueError("--production needs DATABASE_URL and TRACKER_STORE_URL (PostgreSQL; databases named after "
+                         "them are created) and EVENT_BROKER_URL (RabbitMQ) in the environment")
+    base_queue = os.environ.get("EVENT_BROKER_QUEUE", "retention_events")
+    load_before = os.getloadavg()
+    assistants: list[_Assistant] = []
     with tempfile.TemporaryDirectory(prefix="pipeline-benchmark-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         if logs is not None:  # registered first, so it runs last: after the processes have stopped
             stack.callback(_keep_logs, root, logs)
-        bot, processes, env = start_assistant(stack, root, services="environment")
-        if not env.get("EVENT_BROKER_URL"):
-            raise ValueError("--production needs EVENT_BROKER_URL (RabbitMQ) in the environment")
-        wait_until_up(bot.url + "/", processes[1], root / "assistant-rasa.log")
-        consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
-                                    env=env, stdout=(root / "consumer.log").open("w"), stderr=subprocess.STDOUT)
-        stack.callback(_stop, consumer)
-        measure(bot, users=2, conversations=2)  # warm-up
-        depth = QueueDepth(env["EVENT_BROKER_URL"], env.get("EVENT_BROKER_QUEUE", "retention_events"))
-        depth.start()
-        since = time.time()
-        lag_run = measure(bot, users=lag_users, conversations=max(conversations, lag_users))
-        burst_end = time.time()
-        lags, commits = event_lags_s(env["TRACKER_STORE_URL"], env["DATABASE_URL"], since=since, commit_times=True)
-        depth.done.set()
-        depth.join(timeout=5)
-        arrival = arrival_summary(depth.samples, commits, start=since, end=burst_end)
-    print(f"The queue {env.get('EVENT_BROKER_QUEUE', 'retention_events')} stays bound to Rasa's exchange: delete it "
-          "if it was made for this run.")
-    section = "\n".join([
-        PRODUCTION_BEGIN, "",
-        f"### Consumer lag at {lag_run.users} concurrent conversations: RabbitMQ and PostgreSQL", "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores): "
-        "records and conversations on PostgreSQL, events through RabbitMQ. "
-        f"{lag_run.conversations} conversations, {lag_run.messages} turns in {lag_run.seconds:.1f} s "
-        f"({lag_run.throughput:.1f} msg/s, turn p50 {lag_run.p50:.0f} ms, p95 {lag_run.p95:.0f} ms, "
-        f"{lag_run.errors} errors); {len(lags)} events.", "",
-        "| lag p50 | lag p95 | lag max |", "|---:|---:|---:|",
-        f"| {percentile(lags, 50):.2f} s | {percentile(lags, 95):.2f} s | {max(lags):.2f} s |", "",
-        *([arrival, ""] if arrival else []),
-        PRODUCTION_END])
+        for publisher in publishers:
+            workdir = root / publisher
+            workdir.mkdir()
+            queue = f"{base_queue}_bench_{publisher}" if publisher != "none" else None
+            overrides: dict[str, str | None] = {
+                "DATABASE_URL": fresh_pg_database(base_records, f"bench_{publisher}"),
+                "TRACKER_STORE_URL": fresh_pg_database(base_tracker, f"bench_{publisher}_conversations"),
+                "EVENT_BROKER_URL": broker_url if queue else None, "EVENT_BROKER_QUEUE": queue,
+                "EVENT_BROKER_PUBLISHER": publisher if queue else None,
+                "ANALYTICS_EVENTS_URL": None if queue else "off"}
+            with _environ(overrides):
+                bot, processes, env = start_assistant(stack, workdir, services="environment")
+            bot = replace(bot, name=PUBLISHER_LABELS[publisher])
+            wait_until_up(bot.url + "/", processes[1], workdir / "assistant-rasa.log")
+            if queue:
+                stack.callback(lambda q=queue: asyncio.run(_delete_queue(broker_url, q)))
+                consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
+                                            env=env, stdout=(workdir / "consumer.log").open("w"),
+                                            stderr=subprocess.STDOUT)
+                stack.callback(_stop, consumer)
+            assistants.append(_Assistant(publisher, bot, env, queue))
+        results = alternate([a.bot for a in assistants], users=users, conversations=conversations, rounds=rounds)
+        lag_rows = []
+        for assistant in assistants:
+            if assistant.queue is None:
+                continue
+            depth = QueueDepth(broker_url, assistant.queue)
+            depth.start()
+            since = time.time()
+            lag_run = measure(assistant.bot, users=lag_users, conversations=max(conversations, lag_users))
+            burst_end = time.time()
+            lags, commits = event_lags_s(assistant.env["TRACKER_STORE_URL"], assistant.env["DATABASE_URL"],
+                                         since=since, commit_times=True)
+            depth.done.set()
+            depth.join(timeout=5)
+            lag_rows.append((assistant, lag_run, lags, arrival_summary(depth.samples, commits, start=since,
+                                                                      end=burst_end)))
+            print(f"lag, {assistant.bot.name}: p50 {percentile(lags, 50):.2f} s, p95 {percentile(lags, 95):.2f} s, "
+                  f"max {max(lags):.2f} s")
+    load_after = os.getloadavg()
+    section = render_production(results, lag_rows, assistants, rounds=rounds, load=(load_before, load_after))
     print("\n" + section + "\n")
     if output:
         existing = output.read_text() if output.exists() else ""
@@ -253,6 +327,47 @@ def run_production_lag(*, lag_users: int, conversations: int, output: Path | Non
     return 0
 
 
+def render_production(results: list[RunResult], lag_rows: list, assistants: list[_Assistant], *, rounds: int,
+                      load: tuple[tuple[float, float, float], tuple[float, float, float]]) -> str:
+    by = {(r.bot, r.users): r for r in results}
+    baseline = PUBLISHER_LABELS["none"]
+    (before1, before5, _), (after1, after5, _) = load
+    lines = [PRODUCTION_BEGIN, "",
+             "### RabbitMQ and PostgreSQL: turn cost and consumer lag per publisher", "",
+             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores), "
+             f"load average (1 / 5 min) {before1:.2f} / {before5:.2f} before and {after1:.2f} / {after5:.2f} after "
+             f"the run; {rounds} alternating rounds. Each assistant has fresh PostgreSQL databases (records, "
+             "conversations) and, with a broker, a RabbitMQ queue and an analytics consumer of its own; they run "
+             "side by side and get the same load in turn.", "",
+             "| publisher | concurrent conversations | turns | p50 | p95 | ratio p50 to no broker | "
+             "ratio p95 to no broker | throughput (msg/s) | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for users in sorted({r.users for r in results}):
+        off = by.get((baseline, users))
+        for assistant in assistants:
+            result = by.get((assistant.bot.name, users))
+            if result is None:
+                continue
+            ratio50 = f"{result.p50 / off.p50:.2f}" if off else "n/a"
+            ratio95 = f"{result.p95 / off.p95:.2f}" if off else "n/a"
+            lines.append(f"| {assistant.bot.name} | {users} | {result.messages} | {result.p50:.0f} ms | "
+                         f"{result.p95:.0f} ms | {ratio50} | {ratio95} | {result.throughput:.1f} | {result.errors} |")
+    lines += ["", "Consumer lag (event's own time to its commit in the facts), each publisher's burst on its own:", "",
+              "| publisher | concurrent conversations | turns | burst | turn p50 / p95 | events | lag p50 | lag p95 | "
+              "lag max |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for assistant, run, lags, _ in lag_rows:
+        lines.append(f"| {assistant.bot.name} | {run.users} | {run.messages} | {run.seconds:.1f} s | "
+                     f"{run.p50:.0f} / {run.p95:.0f} ms | {len(lags)} | {percentile(lags, 50):.2f} s | "
+                     f"{percentile(lags, 95):.2f} s | {max(lags):.2f} s |")
+    lines.append("")
+    for assistant, _, _, arrival in lag_rows:
+        if arrival:
+            lines += [f"{assistant.bot.name}: {arrival}", ""]
+    lines.append(PRODUCTION_END)
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 20])
@@ -260,14 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--lag-users", type=int, default=20)
     parser.add_argument("--production", action="store_true",
-                        help="only the consumer's lag, on the RabbitMQ and PostgreSQL the environment names")
+                        help="RabbitMQ and PostgreSQL as the environment names: turn cost and lag per publisher")
+    parser.add_argument("--publishers", nargs="+", choices=sorted(PUBLISHER_LABELS),
+                        default=["none", "batching", "rasa"], help="with --production: the assistants compared")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_pipeline.md")
     parser.add_argument("--logs", type=Path, default=None,
                         help="with --production: copy the assistant's and the consumer's logs into this folder")
     args = parser.parse_args(argv)
     if args.production:
-        return run_production_lag(lag_users=args.lag_users, conversations=args.conversations, output=args.output,
-                                  logs=args.logs)
+        return run_production(publishers=args.publishers, users=args.users, conversations=args.conversations,
+                              rounds=args.rounds, lag_users=args.lag_users, output=args.output, logs=args.logs)
     return run(users=args.users, conversations=args.conversations, rounds=args.rounds, lag_users=args.lag_users,
                output=args.output)
 
