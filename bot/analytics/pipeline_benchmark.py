@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from bot.analytics.events import event_key
-from bot.benchmark import Bot, RunResult, alternate, measure, start_assistant, wait_until_up
+from bot.benchmark import Bot, RunResult, alternate, combine, measure, start_assistant, wait_until_up
 from bot.evaluation.metrics import percentile
 from bot.records.database import transaction
 from bot.records.models import ProcessedEvent
@@ -204,8 +204,8 @@ _PRODUCTION_RE = re.compile(r"<!-- pipeline-benchmark-production:begin[^\n]*-->.
 
 def _keep_logs(root: Path, logs: Path) -> None:
     logs.mkdir(parents=True, exist_ok=True)
-    for log in root.glob("*.log"):
-        shutil.copy(log, logs / log.name)
+    for log in root.rglob("*.log"):
+        shutil.copy(log, logs / "-".join(log.relative_to(root).parts))
 
 
 PUBLISHER_LABELS = {"none": "no broker", "batching": "project's batching broker",
@@ -250,6 +250,118 @@ async def _delete_queue(url: str, queue: str) -> None:
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(queue)
+
+
+async def _queue_ready(url: str, queue: str) -> int:
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, durable=True, passive=True)
+        return declared.declaration_result.message_count or 0
+
+
+def drain(url: str, queues: list[str], *, timeout_s: float = 180) -> None:
+    """Wait until no message waits in these queues for 2 s in a row (the consumers have caught up), so that one
+    assistant's backlog does not weigh on the next measurement."""
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if sum(asyncio.run(_queue_ready(url, queue)) for queue in queues) == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 2.0:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.3)
+    print(f"warning: the consumers did not catch up within {timeout_s:.0f} s")
+
+
+def alternate_drained(bots: list[Bot], *, users: list[int], conversations: int, rounds: int,
+                      settle: Callable[[], None]) -> list[RunResult]:
+    """bot.benchmark.alternate, with the consumers caught up (`settle`) before every measurement."""
+    for bot in bots:
+        measure(bot, users=2, conversations=2)
+    runs: dict[tuple[str, int], list[RunResult]] = {}
+    for round_number in range(1, rounds + 1):
+        for count in users:
+            for bot in bots:
+                settle()
+                result = measure(bot, users=count, conversations=max(conversations, count))
+                runs.setdefault((bot.name, count), []).append(result)
+                print(f"round {round_number}, {bot.name}, {count:>3} users: p50 {result.p50:.1f} ms, "
+                      f"p95 {result.p95:.1f} ms, {result.throughput:.1f} msg/s, {result.errors} errors")
+    return [combine(group) for group in runs.values()]
+
+
+def publisher_cpu(url: str, publisher: str, events: list[dict]) -> tuple[float, float]:
+    """CPU per event (µs) that publishing costs the assistant's process in all, and on Rasa's event loop (the
+    thread calling publish), for these events published at once to a throwaway exchange and queue."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` logs: the Pika broker's debug lines are filtered
+    logging.getLogger().setLevel(logging.INFO)
+    name = f"pipeline_benchmark_cpu_{publisher}_{os.getpid()}"
+
+    async def run() -> tuple[float, float]:
+        import aio_pika
+        import rasa.shared.core.events  # noqa: F401 - Rasa's Pika broker uses it without importing it
+
+        if publisher == "batching":
+            from bot.analytics.rabbitmq_broker import BatchingRabbitMQEventBroker
+
+            broker = BatchingRabbitMQEventBroker(url, queues=[name], exchange_name=name)
+            broker.start()
+            await asyncio.to_thread(broker.wait_connected, 30)
+        else:
+            from rasa.core.brokers.pika import PikaEventBroker
+
+            broker = PikaEventBroker(url, make_url_user(url), make_url_password(url), queues=[name],
+                                     exchange_name=name)
+            await broker.connect()
+        process_start, loop_start = time.process_time(), time.thread_time()
+        for event in events:
+            broker.publish(event)
+        if publisher == "batching":
+            loop_cpu = time.thread_time() - loop_start
+            await asyncio.to_thread(broker.flush, 120)
+        else:
+            while broker._background_tasks:  # Rasa's broker publishes in tasks on this loop
+                await asyncio.sleep(0.005)
+            loop_cpu = time.thread_time() - loop_start
+        process_cpu = time.process_time() - process_start
+        await broker.close()
+        connection = await aio_pika.connect(url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+            await channel.exchange_delete(name)
+        return process_cpu / len(events) * 1e6, loop_cpu / len(events) * 1e6
+
+    return asyncio.run(run())
+
+
+def make_url_user(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).username or "guest")
+
+
+def make_url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).password or "guest")
+
+
+def tracker_events(tracker_store_url: str, *, since: float) -> list[dict]:
+    engine = create_engine(tracker_store_url, future=True)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT sender_id, data FROM events WHERE timestamp >= :since ORDER BY id"),
+                                  {"since": since}).all()
+    engine.dispose()
+    return [{"sender_id": sender, **json.loads(data)} for sender, data in rows]
 
 
 @dataclass
@@ -297,11 +409,15 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
                                             stderr=subprocess.STDOUT)
                 stack.callback(_stop, consumer)
             assistants.append(_Assistant(publisher, bot, env, queue))
-        results = alternate([a.bot for a in assistants], users=users, conversations=conversations, rounds=rounds)
+        queues = [a.queue for a in assistants if a.queue]
+        results = alternate_drained([a.bot for a in assistants], users=users, conversations=conversations,
+                                    rounds=rounds, settle=lambda: drain(broker_url, queues))
         lag_rows = []
+        real_events: list[dict] = []
         for assistant in assistants:
             if assistant.queue is None:
                 continue
+            drain(broker_url, queues)
             depth = QueueDepth(broker_url, assistant.queue)
             depth.start()
             since = time.time()
@@ -311,12 +427,18 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
                                          since=since, commit_times=True)
             depth.done.set()
             depth.join(timeout=5)
+            real_events = real_events or tracker_events(assistant.env["TRACKER_STORE_URL"], since=since)
             lag_rows.append((assistant, lag_run, lags, arrival_summary(depth.samples, commits, start=since,
                                                                       end=burst_end)))
             print(f"lag, {assistant.bot.name}: p50 {percentile(lags, 50):.2f} s, p95 {percentile(lags, 95):.2f} s, "
                   f"max {max(lags):.2f} s")
     load_after = os.getloadavg()
-    section = render_production(results, lag_rows, assistants, rounds=rounds, load=(load_before, load_after))
+    cpu = {publisher: publisher_cpu(broker_url, publisher, real_events)
+           for publisher in publishers if publisher != "none" and real_events}
+    for publisher, (total, loop) in cpu.items():
+        print(f"publishing CPU per event, {PUBLISHER_LABELS[publisher]}: {total:.0f} µs, on Rasa's loop {loop:.0f} µs")
+    section = render_production(results, lag_rows, assistants, rounds=rounds, load=(load_before, load_after),
+                                cpu=cpu, cpu_events=len(real_events))
     print("\n" + section + "\n")
     if output:
         existing = output.read_text() if output.exists() else ""
@@ -328,7 +450,8 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
 
 
 def render_production(results: list[RunResult], lag_rows: list, assistants: list[_Assistant], *, rounds: int,
-                      load: tuple[tuple[float, float, float], tuple[float, float, float]]) -> str:
+                      load: tuple[tuple[float, float, float], tuple[float, float, float]],
+                      cpu: dict[str, tuple[float, float]], cpu_events: int) -> str:
     by = {(r.bot, r.users): r for r in results}
     baseline = PUBLISHER_LABELS["none"]
     (before1, before5, _), (after1, after5, _) = load
@@ -338,7 +461,7 @@ def render_production(results: list[RunResult], lag_rows: list, assistants: list
              f"load average (1 / 5 min) {before1:.2f} / {before5:.2f} before and {after1:.2f} / {after5:.2f} after "
              f"the run; {rounds} alternating rounds. Each assistant has fresh PostgreSQL databases (records, "
              "conversations) and, with a broker, a RabbitMQ queue and an analytics consumer of its own; they run "
-             "side by side and get the same load in turn.", "",
+             "side by side and get the same load in turn, each measurement after every consumer has caught up.", "",
              "| publisher | concurrent conversations | turns | p50 | p95 | ratio p50 to no broker | "
              "ratio p95 to no broker | throughput (msg/s) | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -361,6 +484,13 @@ def render_production(results: list[RunResult], lag_rows: list, assistants: list
                      f"{run.p50:.0f} / {run.p95:.0f} ms | {len(lags)} | {percentile(lags, 50):.2f} s | "
                      f"{percentile(lags, 95):.2f} s | {max(lags):.2f} s |")
     lines.append("")
+    if cpu:
+        lines += [f"CPU that publishing costs the assistant's process, per event ({cpu_events} events of the lag "
+                  "phase published at once, by each broker in turn, after the run):", "",
+                  "| publisher | CPU per event, whole process | of it on Rasa's event loop |", "|---|---:|---:|"]
+        lines += [f"| {PUBLISHER_LABELS[publisher]} | {total:.0f} µs | {loop:.0f} µs |"
+                  for publisher, (total, loop) in cpu.items()]
+        lines.append("")
     for assistant, _, _, arrival in lag_rows:
         if arrival:
             lines += [f"{assistant.bot.name}: {arrival}", ""]
