@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -373,9 +374,11 @@ class _Assistant:
 
 
 def run_production(*, publishers: list[str], users: list[int], conversations: int, rounds: int, lag_users: int,
-                   output: Path | None, logs: Path | None = None) -> int:
+                   output: Path | None, logs: Path | None = None, pause_consumers: bool = False) -> int:
     """Turn latency with no broker / each publisher (alternating, same run) and each publisher's consumer lag, on
-    the PostgreSQL server and RabbitMQ the environment names (fresh databases and queues of this run's own)."""
+    the PostgreSQL server and RabbitMQ the environment names (fresh databases and queues of this run's own).
+    With pause_consumers the consumers are stopped (SIGSTOP) while turns are timed, so that the turn cost is the
+    broker's alone; they catch up between the measurements and run normally in the lag phase."""
     base_records, base_tracker = os.environ.get("DATABASE_URL"), os.environ.get("TRACKER_STORE_URL")
     broker_url = os.environ.get("EVENT_BROKER_URL")
     if not (base_records and base_tracker and broker_url):
@@ -384,10 +387,24 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
     base_queue = os.environ.get("EVENT_BROKER_QUEUE", "retention_events")
     load_before = os.getloadavg()
     assistants: list[_Assistant] = []
+    consumers: list[subprocess.Popen] = []
+
+    def signal_consumers(signum: int) -> None:
+        for consumer in consumers:
+            if consumer.poll() is None:
+                os.kill(consumer.pid, signum)
+
+    def settle() -> None:
+        signal_consumers(signal.SIGCONT)
+        drain(broker_url, queues)
+        if pause_consumers:
+            signal_consumers(signal.SIGSTOP)
+
     with tempfile.TemporaryDirectory(prefix="pipeline-benchmark-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         if logs is not None:  # registered first, so it runs last: after the processes have stopped
             stack.callback(_keep_logs, root, logs)
+        stack.callback(signal_consumers, signal.SIGCONT)  # never leave a stopped process behind
         for publisher in publishers:
             workdir = root / publisher
             workdir.mkdir()
@@ -408,10 +425,12 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
                                             env=env, stdout=(workdir / "consumer.log").open("w"),
                                             stderr=subprocess.STDOUT)
                 stack.callback(_stop, consumer)
+                consumers.append(consumer)
             assistants.append(_Assistant(publisher, bot, env, queue))
         queues = [a.queue for a in assistants if a.queue]
         results = alternate_drained([a.bot for a in assistants], users=users, conversations=conversations,
-                                    rounds=rounds, settle=lambda: drain(broker_url, queues))
+                                    rounds=rounds, settle=settle)
+        signal_consumers(signal.SIGCONT)
         lag_rows = []
         real_events: list[dict] = []
         for assistant in assistants:
@@ -438,7 +457,7 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
     for publisher, (total, loop) in cpu.items():
         print(f"publishing CPU per event, {PUBLISHER_LABELS[publisher]}: {total:.0f} µs, on Rasa's loop {loop:.0f} µs")
     section = render_production(results, lag_rows, assistants, rounds=rounds, load=(load_before, load_after),
-                                cpu=cpu, cpu_events=len(real_events))
+                                cpu=cpu, cpu_events=len(real_events), pause_consumers=pause_consumers)
     print("\n" + section + "\n")
     if output:
         existing = output.read_text() if output.exists() else ""
@@ -451,7 +470,7 @@ def run_production(*, publishers: list[str], users: list[int], conversations: in
 
 def render_production(results: list[RunResult], lag_rows: list, assistants: list[_Assistant], *, rounds: int,
                       load: tuple[tuple[float, float, float], tuple[float, float, float]],
-                      cpu: dict[str, tuple[float, float]], cpu_events: int) -> str:
+                      cpu: dict[str, tuple[float, float]], cpu_events: int, pause_consumers: bool) -> str:
     by = {(r.bot, r.users): r for r in results}
     baseline = PUBLISHER_LABELS["none"]
     (before1, before5, _), (after1, after5, _) = load
@@ -461,7 +480,11 @@ def render_production(results: list[RunResult], lag_rows: list, assistants: list
              f"load average (1 / 5 min) {before1:.2f} / {before5:.2f} before and {after1:.2f} / {after5:.2f} after "
              f"the run; {rounds} alternating rounds. Each assistant has fresh PostgreSQL databases (records, "
              "conversations) and, with a broker, a RabbitMQ queue and an analytics consumer of its own; they run "
-             "side by side and get the same load in turn, each measurement after every consumer has caught up.", "",
+             "side by side and get the same load in turn, each measurement after every consumer has caught up"
+             + ("; while turns are timed the consumers are paused (SIGSTOP), so the turn cost is the broker's "
+                "alone, not the consumer's work beside it." if pause_consumers else
+                "; the consumers run while turns are timed, so the turn cost is the whole pipeline's on this "
+                "machine (broker, consumer and its PostgreSQL commits)."), "",
              "| publisher | concurrent conversations | turns | p50 | p95 | ratio p50 to no broker | "
              "ratio p95 to no broker | throughput (msg/s) | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -509,12 +532,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publishers", nargs="+", choices=sorted(PUBLISHER_LABELS),
                         default=["none", "batching", "rasa"], help="with --production: the assistants compared")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_pipeline.md")
+    parser.add_argument("--pause-consumers", action="store_true",
+                        help="with --production: stop the consumers while turns are timed (the broker's cost alone)")
     parser.add_argument("--logs", type=Path, default=None,
                         help="with --production: copy the assistant's and the consumer's logs into this folder")
     args = parser.parse_args(argv)
     if args.production:
         return run_production(publishers=args.publishers, users=args.users, conversations=args.conversations,
-                              rounds=args.rounds, lag_users=args.lag_users, output=args.output, logs=args.logs)
+                              rounds=args.rounds, lag_users=args.lag_users, output=args.output, logs=args.logs,
+                              pause_consumers=args.pause_consumers)
     return run(users=args.users, conversations=args.conversations, rounds=args.rounds, lag_users=args.lag_users,
                output=args.output)
 
