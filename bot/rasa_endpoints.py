@@ -11,8 +11,8 @@ every URL comes from the environment through `bot.settings`:
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
   every conversation event to the queue `EVENT_BROKER_QUEUE` through the project's batching broker
   (bot.analytics.rabbitmq_broker; `EVENT_BROKER_PUBLISHER=rasa` for Rasa's own Pika broker); when unset,
-  Rasa's SQL event broker writes them to a database of its own, `ANALYTICS_EVENTS_URL` (default `sqlite:///var/analytics_events.db`,
-  "off" for none). Either way the analytics consumer (bot.analytics) reads them.
+  Rasa's SQL event broker writes them to a database of its own, `ANALYTICS_EVENTS_URL` (default
+  `sqlite:///var/analytics_events.db`, "off" for none). Either way the analytics consumer (bot.analytics) reads them.
 
 - action server: every call carries `Authorization: Bearer ${ACTION_SERVER_TOKEN}`; the file names the
   variable, Rasa substitutes its value from its own environment when it reads the file, so the secret
