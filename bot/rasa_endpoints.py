@@ -9,9 +9,10 @@ every URL comes from the environment through `bot.settings`:
 - lock store: `LOCK_STORE_URL`, e.g. `redis://127.0.0.1:6379/1` (needed as soon as more than one Rasa
   process serves the same conversations); in memory when unset;
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
-  every conversation event to the queue `EVENT_BROKER_QUEUE`; when unset, Rasa's SQL event broker writes
-  them to a database of its own, `ANALYTICS_EVENTS_URL` (default `sqlite:///var/analytics_events.db`,
-  "off" for none). Either way the analytics consumer (bot.analytics) reads them.
+  every conversation event to the queue `EVENT_BROKER_QUEUE` through the project's batching broker
+  (bot.analytics.rabbitmq_broker; `EVENT_BROKER_PUBLISHER=rasa` for Rasa's own Pika broker); when unset,
+  Rasa's SQL event broker writes them to a database of its own, `ANALYTICS_EVENTS_URL` (default
+  `sqlite:///var/analytics_events.db`, "off" for none). Either way the analytics consumer (bot.analytics) reads them.
 
 - action server: every call carries `Authorization: Bearer ${ACTION_SERVER_TOKEN}`; the file names the
   variable, Rasa substitutes its value from its own environment when it reads the file, so the secret
@@ -33,6 +34,7 @@ from bot.settings import Settings
 
 TRACKER_STORE_CLASS = "bot.conversation_store.RedactingSQLTrackerStore"
 SQL_EVENT_BROKER_CLASS = "bot.analytics.sql_broker.WalSQLEventBroker"
+RABBITMQ_EVENT_BROKER_CLASS = "bot.analytics.rabbitmq_broker.BatchingRabbitMQEventBroker"
 LOCK_KEY_PREFIX = "retention"
 # Rasa replaces ${NAME} in its endpoints file with the environment variable when it reads the file.
 ACTION_SERVER_AUTHORIZATION = "Bearer ${ACTION_SERVER_TOKEN}"  # Redis keys are "retention:lock:<conversation id>"
@@ -70,14 +72,22 @@ def lock_store_config(url: str) -> dict[str, Any]:
     return config
 
 
-def event_broker_config(url: str, queue: str) -> dict[str, Any]:
+def event_broker_config(url: str, queue: str, *, publisher: str = "batching",
+                        buffer_mb: int = 64) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
         raise EndpointConfigurationError(
             f"EVENT_BROKER_URL must look like amqp://user:password@host:5672/, got {url!r}")
-    # Rasa's Pika broker connects with the whole URL; it still wants user and password on their own.
-    return {"type": "pika", "url": url, "username": unquote(parts.username or "guest"),
-            "password": unquote(parts.password or "guest"), "queues": [queue]}
+    if publisher == "batching":
+        # The project's broker: batches from a thread of its own, publisher confirms, a bounded buffer while
+        # RabbitMQ is away; the same messages as Rasa's Pika broker (bot/analytics/rabbitmq_broker.py).
+        return {"type": RABBITMQ_EVENT_BROKER_CLASS, "url": url, "queues": [queue],
+                "buffer_bytes": buffer_mb * 1024 * 1024}
+    if publisher == "rasa":
+        # Rasa's Pika broker connects with the whole URL; it still wants user and password on their own.
+        return {"type": "pika", "url": url, "username": unquote(parts.username or "guest"),
+                "password": unquote(parts.password or "guest"), "queues": [queue]}
+    raise EndpointConfigurationError(f"EVENT_BROKER_PUBLISHER must be 'batching' or 'rasa', got {publisher!r}")
 
 
 def sql_event_broker_config(url: str) -> dict[str, Any]:
@@ -119,7 +129,9 @@ def endpoints_config(settings: Settings, *, action_server_url: str | None = None
     if settings.lock_store_url:
         config["lock_store"] = lock_store_config(settings.lock_store_url)
     if settings.event_broker_url:
-        config["event_broker"] = event_broker_config(settings.event_broker_url, settings.event_broker_queue)
+        config["event_broker"] = event_broker_config(settings.event_broker_url, settings.event_broker_queue,
+                                                     publisher=settings.event_broker_publisher,
+                                                     buffer_mb=settings.event_broker_buffer_mb)
     elif settings.analytics_events_url:
         config["event_broker"] = sql_event_broker_config(settings.analytics_events_url)
     return config

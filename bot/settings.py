@@ -166,6 +166,11 @@ class Settings:
     lock_store_url: str | None = None
     event_broker_url: str | None = None
     event_broker_queue: str = "retention_events"
+    # RabbitMQ publisher (bot/analytics/rabbitmq_broker.py): "batching" (the project's broker, batches from a
+    # thread of its own with publisher confirms) or "rasa" (Rasa 3.6's Pika broker, kept for comparison); the
+    # batching broker keeps at most this many MB of unconfirmed events in memory while RabbitMQ is away.
+    event_broker_publisher: str = "batching"
+    event_broker_buffer_mb: int = 64
     # Analytics pipeline (bot/analytics): without EVENT_BROKER_URL, Rasa's SQL event broker writes every
     # event to this database of its own (never the tracker store's; "off" disables it); an accepted offer
     # counts as a save once the contract is still active this many days later; an open conversation
@@ -288,6 +293,8 @@ class Settings:
             lock_store_url=env.get("LOCK_STORE_URL") or None,
             event_broker_url=env.get("EVENT_BROKER_URL") or None,
             event_broker_queue=env.get("EVENT_BROKER_QUEUE") or defaults.event_broker_queue,
+            event_broker_publisher=(env.get("EVENT_BROKER_PUBLISHER") or defaults.event_broker_publisher).lower(),
+            event_broker_buffer_mb=_env_positive_int("EVENT_BROKER_BUFFER_MB", defaults.event_broker_buffer_mb, env),
             analytics_events_url=(None if (env.get("ANALYTICS_EVENTS_URL") or "").lower() == "off"
                                   else env.get("ANALYTICS_EVENTS_URL") or defaults.analytics_events_url),
             analytics_save_hold_days=_env_positive_int("ANALYTICS_SAVE_HOLD_DAYS", defaults.analytics_save_hold_days,

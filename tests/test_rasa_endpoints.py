@@ -46,8 +46,13 @@ def test_production_urls_become_postgresql_redis_and_rabbitmq() -> None:
     assert config["tracker_store"]["url"] == "postgresql://rasa:s%40cret@db.internal:5433/conversations"
     assert config["lock_store"] == {"type": "redis", "url": "cache.internal", "port": 6380, "db": 2,
                                     "key_prefix": "retention", "use_ssl": False, "password": "p:ss"}
-    assert config["event_broker"] == {"type": "pika", "url": "amqp://events:pw@mq.internal:5673/",
-                                      "username": "events", "password": "pw", "queues": ["crm_events"]}
+    assert config["event_broker"] == {"type": "bot.analytics.rabbitmq_broker.BatchingRabbitMQEventBroker",
+                                      "url": "amqp://events:pw@mq.internal:5673/", "queues": ["crm_events"],
+                                      "buffer_bytes": 64 * 1024 * 1024}
+    rasa_pika = endpoints_config(Settings.from_env({"EVENT_BROKER_URL": "amqp://events:pw@mq.internal:5673/",
+                                                     "EVENT_BROKER_PUBLISHER": "rasa"}))
+    assert rasa_pika["event_broker"] == {"type": "pika", "url": "amqp://events:pw@mq.internal:5673/",
+                                         "username": "events", "password": "pw", "queues": ["retention_events"]}
 
 
 def test_the_action_port_given_to_run_wins_over_the_default() -> None:

@@ -12,6 +12,13 @@ that phase the lag is taken: when the consumer committed it (analytics_processed
 minus the event's own time (Rasa's timestamp, set when the event happened; Rasa publishes a turn's
 events when the turn ends, so the lag includes the rest of that turn). Figures go to
 docs/analytics_pipeline.md (the generated section; notes outside it stay).
+
+    python -m bot.analytics.pipeline_benchmark --production [--publishers none batching rasa] [--pause-consumers]
+
+does the same on the PostgreSQL server and RabbitMQ the environment names (DATABASE_URL, TRACKER_STORE_URL,
+EVENT_BROKER_URL, EVENT_BROKER_QUEUE): one assistant without a broker, one with the project's batching broker
+(bot/analytics/rabbitmq_broker.py), one with Rasa's Pika broker, each with fresh databases named after those
+URLs and a queue and consumer of its own; then each broker's lag, and the CPU each broker spends per event.
 """
 from __future__ import annotations
 
@@ -22,20 +29,23 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from bot.analytics.events import event_key
-from bot.benchmark import Bot, RunResult, alternate, measure, start_assistant, wait_until_up
+from bot.benchmark import Bot, RunResult, alternate, combine, measure, start_assistant, wait_until_up
 from bot.evaluation.metrics import percentile
 from bot.records.database import transaction
 from bot.records.models import ProcessedEvent
@@ -202,47 +212,259 @@ _PRODUCTION_RE = re.compile(r"<!-- pipeline-benchmark-production:begin[^\n]*-->.
 
 def _keep_logs(root: Path, logs: Path) -> None:
     logs.mkdir(parents=True, exist_ok=True)
-    for log in root.glob("*.log"):
-        shutil.copy(log, logs / log.name)
+    for log in root.rglob("*.log"):
+        shutil.copy(log, logs / "-".join(log.relative_to(root).parts))
 
 
-def run_production_lag(*, lag_users: int, conversations: int, output: Path | None, logs: Path | None = None) -> int:
-    """The consumer's lag on the services the environment names (RabbitMQ, PostgreSQL; README "Production parts")."""
+PUBLISHER_LABELS = {"none": "no broker", "batching": "project's batching broker",
+                    "rasa": "Rasa's Pika broker"}
+
+
+@contextmanager
+def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
+    """os.environ with these values (None: removed) while an assistant is started from it."""
+    previous = {name: os.environ.get(name) for name in overrides}
+    try:
+        for name, value in overrides.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def fresh_pg_database(url: str, suffix: str) -> str:
+    """A new, empty PostgreSQL database `<name>_<suffix>` beside the one `url` names (dropped first if there)."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    admin = create_engine(parsed.set(database="postgres"), future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+async def _delete_queue(url: str, queue: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+
+
+async def _queue_ready(url: str, queue: str) -> int:
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, durable=True, passive=True)
+        return declared.declaration_result.message_count or 0
+
+
+def drain(url: str, queues: list[str], *, timeout_s: float = 180) -> None:
+    """Wait until no message waits in these queues for 2 s in a row (the consumers have caught up), so that one
+    assistant's backlog does not weigh on the next measurement."""
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if sum(asyncio.run(_queue_ready(url, queue)) for queue in queues) == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 2.0:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.3)
+    print(f"warning: the consumers did not catch up within {timeout_s:.0f} s")
+
+
+def alternate_drained(bots: list[Bot], *, users: list[int], conversations: int, rounds: int,
+                      settle: Callable[[], None]) -> list[RunResult]:
+    """bot.benchmark.alternate, with the consumers caught up (`settle`) before every measurement."""
+    for bot in bots:
+        measure(bot, users=2, conversations=2)
+    runs: dict[tuple[str, int], list[RunResult]] = {}
+    for round_number in range(1, rounds + 1):
+        for count in users:
+            for bot in bots:
+                settle()
+                result = measure(bot, users=count, conversations=max(conversations, count))
+                runs.setdefault((bot.name, count), []).append(result)
+                print(f"round {round_number}, {bot.name}, {count:>3} users: p50 {result.p50:.1f} ms, "
+                      f"p95 {result.p95:.1f} ms, {result.throughput:.1f} msg/s, {result.errors} errors")
+    return [combine(group) for group in runs.values()]
+
+
+def publisher_cpu(url: str, publisher: str, events: list[dict]) -> tuple[float, float]:
+    """CPU per event (µs) that publishing costs the assistant's process in all, and on Rasa's event loop (the
+    thread calling publish), for these events published at once to a throwaway exchange and queue."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` logs: the Pika broker's debug lines are filtered
+    logging.getLogger().setLevel(logging.INFO)
+    name = f"pipeline_benchmark_cpu_{publisher}_{os.getpid()}"
+
+    async def run() -> tuple[float, float]:
+        import aio_pika
+        import rasa.shared.core.events  # noqa: F401 - Rasa's Pika broker uses it without importing it
+
+        if publisher == "batching":
+            from bot.analytics.rabbitmq_broker import BatchingRabbitMQEventBroker
+
+            broker = BatchingRabbitMQEventBroker(url, queues=[name], exchange_name=name)
+            broker.start()
+            await asyncio.to_thread(broker.wait_connected, 30)
+        else:
+            from rasa.core.brokers.pika import PikaEventBroker
+
+            broker = PikaEventBroker(url, make_url_user(url), make_url_password(url), queues=[name],
+                                     exchange_name=name)
+            await broker.connect()
+        process_start, loop_start = time.process_time(), time.thread_time()
+        for event in events:
+            broker.publish(event)
+        if publisher == "batching":
+            loop_cpu = time.thread_time() - loop_start
+            await asyncio.to_thread(broker.flush, 120)
+        else:
+            while broker._background_tasks:  # Rasa's broker publishes in tasks on this loop
+                await asyncio.sleep(0.005)
+            loop_cpu = time.thread_time() - loop_start
+        process_cpu = time.process_time() - process_start
+        await broker.close()
+        connection = await aio_pika.connect(url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+            await channel.exchange_delete(name)
+        return process_cpu / len(events) * 1e6, loop_cpu / len(events) * 1e6
+
+    return asyncio.run(run())
+
+
+def make_url_user(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).username or "guest")
+
+
+def make_url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).password or "guest")
+
+
+def tracker_events(tracker_store_url: str, *, since: float) -> list[dict]:
+    engine = create_engine(tracker_store_url, future=True)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT sender_id, data FROM events WHERE timestamp >= :since ORDER BY id"),
+                                  {"since": since}).all()
+    engine.dispose()
+    return [{"sender_id": sender, **json.loads(data)} for sender, data in rows]
+
+
+@dataclass
+class _Assistant:
+    publisher: str
+    bot: Bot
+    env: dict[str, str]
+    queue: str | None
+
+
+def run_production(*, publishers: list[str], users: list[int], conversations: int, rounds: int, lag_users: int,
+                   output: Path | None, logs: Path | None = None, pause_consumers: bool = False) -> int:
+    """Turn latency with no broker / each publisher (alternating, same run) and each publisher's consumer lag, on
+    the PostgreSQL server and RabbitMQ the environment names (fresh databases and queues of this run's own).
+    With pause_consumers the consumers are stopped (SIGSTOP) while turns are timed, so that the turn cost is the
+    broker's alone; they catch up between the measurements and run normally in the lag phase."""
+    base_records, base_tracker = os.environ.get("DATABASE_URL"), os.environ.get("TRACKER_STORE_URL")
+    broker_url = os.environ.get("EVENT_BROKER_URL")
+    if not (base_records and base_tracker and broker_url):
+        raise ValueError("--production needs DATABASE_URL and TRACKER_STORE_URL (PostgreSQL; databases named after "
+                         "them are created) and EVENT_BROKER_URL (RabbitMQ) in the environment")
+    base_queue = os.environ.get("EVENT_BROKER_QUEUE", "retention_events")
+    load_before = os.getloadavg()
+    assistants: list[_Assistant] = []
+    consumers: list[subprocess.Popen] = []
+
+    def signal_consumers(signum: int) -> None:
+        for consumer in consumers:
+            if consumer.poll() is None:
+                os.kill(consumer.pid, signum)
+
+    def settle() -> None:
+        signal_consumers(signal.SIGCONT)
+        drain(broker_url, queues)
+        if pause_consumers:
+            signal_consumers(signal.SIGSTOP)
+
     with tempfile.TemporaryDirectory(prefix="pipeline-benchmark-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         if logs is not None:  # registered first, so it runs last: after the processes have stopped
             stack.callback(_keep_logs, root, logs)
-        bot, processes, env = start_assistant(stack, root, services="environment")
-        if not env.get("EVENT_BROKER_URL"):
-            raise ValueError("--production needs EVENT_BROKER_URL (RabbitMQ) in the environment")
-        wait_until_up(bot.url + "/", processes[1], root / "assistant-rasa.log")
-        consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
-                                    env=env, stdout=(root / "consumer.log").open("w"), stderr=subprocess.STDOUT)
-        stack.callback(_stop, consumer)
-        measure(bot, users=2, conversations=2)  # warm-up
-        depth = QueueDepth(env["EVENT_BROKER_URL"], env.get("EVENT_BROKER_QUEUE", "retention_events"))
-        depth.start()
-        since = time.time()
-        lag_run = measure(bot, users=lag_users, conversations=max(conversations, lag_users))
-        burst_end = time.time()
-        lags, commits = event_lags_s(env["TRACKER_STORE_URL"], env["DATABASE_URL"], since=since, commit_times=True)
-        depth.done.set()
-        depth.join(timeout=5)
-        arrival = arrival_summary(depth.samples, commits, start=since, end=burst_end)
-    print(f"The queue {env.get('EVENT_BROKER_QUEUE', 'retention_events')} stays bound to Rasa's exchange: delete it "
-          "if it was made for this run.")
-    section = "\n".join([
-        PRODUCTION_BEGIN, "",
-        f"### Consumer lag at {lag_run.users} concurrent conversations: RabbitMQ and PostgreSQL", "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores): "
-        "records and conversations on PostgreSQL, events through RabbitMQ. "
-        f"{lag_run.conversations} conversations, {lag_run.messages} turns in {lag_run.seconds:.1f} s "
-        f"({lag_run.throughput:.1f} msg/s, turn p50 {lag_run.p50:.0f} ms, p95 {lag_run.p95:.0f} ms, "
-        f"{lag_run.errors} errors); {len(lags)} events.", "",
-        "| lag p50 | lag p95 | lag max |", "|---:|---:|---:|",
-        f"| {percentile(lags, 50):.2f} s | {percentile(lags, 95):.2f} s | {max(lags):.2f} s |", "",
-        *([arrival, ""] if arrival else []),
-        PRODUCTION_END])
+        stack.callback(signal_consumers, signal.SIGCONT)  # never leave a stopped process behind
+        for publisher in publishers:
+            workdir = root / publisher
+            workdir.mkdir()
+            queue = f"{base_queue}_bench_{publisher}" if publisher != "none" else None
+            overrides: dict[str, str | None] = {
+                "DATABASE_URL": fresh_pg_database(base_records, f"bench_{publisher}"),
+                "TRACKER_STORE_URL": fresh_pg_database(base_tracker, f"bench_{publisher}_conversations"),
+                "EVENT_BROKER_URL": broker_url if queue else None, "EVENT_BROKER_QUEUE": queue,
+                "EVENT_BROKER_PUBLISHER": publisher if queue else None,
+                "ANALYTICS_EVENTS_URL": None if queue else "off"}
+            with _environ(overrides):
+                bot, processes, env = start_assistant(stack, workdir, services="environment")
+            bot = replace(bot, name=PUBLISHER_LABELS[publisher])
+            wait_until_up(bot.url + "/", processes[1], workdir / "assistant-rasa.log")
+            if queue:
+                stack.callback(lambda q=queue: asyncio.run(_delete_queue(broker_url, q)))
+                consumer = subprocess.Popen([sys.executable, "-m", "bot.cli", "analytics-consumer"], cwd=PROJECT_ROOT,
+                                            env=env, stdout=(workdir / "consumer.log").open("w"),
+                                            stderr=subprocess.STDOUT)
+                stack.callback(_stop, consumer)
+                consumers.append(consumer)
+            assistants.append(_Assistant(publisher, bot, env, queue))
+        queues = [a.queue for a in assistants if a.queue]
+        results = alternate_drained([a.bot for a in assistants], users=users, conversations=conversations,
+                                    rounds=rounds, settle=settle)
+        signal_consumers(signal.SIGCONT)
+        lag_rows = []
+        real_events: list[dict] = []
+        for assistant in assistants:
+            if assistant.queue is None:
+                continue
+            drain(broker_url, queues)
+            depth = QueueDepth(broker_url, assistant.queue)
+            depth.start()
+            since = time.time()
+            lag_run = measure(assistant.bot, users=lag_users, conversations=max(conversations, lag_users))
+            burst_end = time.time()
+            lags, commits = event_lags_s(assistant.env["TRACKER_STORE_URL"], assistant.env["DATABASE_URL"],
+                                         since=since, commit_times=True)
+            depth.done.set()
+            depth.join(timeout=5)
+            real_events = real_events or tracker_events(assistant.env["TRACKER_STORE_URL"], since=since)
+            lag_rows.append((assistant, lag_run, lags, arrival_summary(depth.samples, commits, start=since,
+                                                                      end=burst_end)))
+            print(f"lag, {assistant.bot.name}: p50 {percentile(lags, 50):.2f} s, p95 {percentile(lags, 95):.2f} s, "
+                  f"max {max(lags):.2f} s")
+    load_after = os.getloadavg()
+    cpu = {publisher: publisher_cpu(broker_url, publisher, real_events)
+           for publisher in publishers if publisher != "none" and real_events}
+    for publisher, (total, loop) in cpu.items():
+        print(f"publishing CPU per event, {PUBLISHER_LABELS[publisher]}: {total:.0f} µs, on Rasa's loop {loop:.0f} µs")
+    section = render_production(results, lag_rows, assistants, rounds=rounds, load=(load_before, load_after),
+                                cpu=cpu, cpu_events=len(real_events), pause_consumers=pause_consumers)
     print("\n" + section + "\n")
     if output:
         existing = output.read_text() if output.exists() else ""
@@ -253,6 +475,59 @@ def run_production_lag(*, lag_users: int, conversations: int, output: Path | Non
     return 0
 
 
+def render_production(results: list[RunResult], lag_rows: list, assistants: list[_Assistant], *, rounds: int,
+                      load: tuple[tuple[float, float, float], tuple[float, float, float]],
+                      cpu: dict[str, tuple[float, float]], cpu_events: int, pause_consumers: bool) -> str:
+    by = {(r.bot, r.users): r for r in results}
+    baseline = PUBLISHER_LABELS["none"]
+    (before1, before5, _), (after1, after5, _) = load
+    lines = [PRODUCTION_BEGIN, "",
+             "### RabbitMQ and PostgreSQL: turn cost and consumer lag per publisher", "",
+             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores), "
+             f"load average (1 / 5 min) {before1:.2f} / {before5:.2f} before and {after1:.2f} / {after5:.2f} after "
+             f"the run; {rounds} alternating rounds. Each assistant has fresh PostgreSQL databases (records, "
+             "conversations) and, with a broker, a RabbitMQ queue and an analytics consumer of its own; they run "
+             "side by side and get the same load in turn, each measurement after every consumer has caught up"
+             + ("; while turns are timed the consumers are paused (SIGSTOP), so the turn cost is the broker's "
+                "alone, not the consumer's work beside it." if pause_consumers else
+                "; the consumers run while turns are timed, so the turn cost is the whole pipeline's on this "
+                "machine (broker, consumer and its PostgreSQL commits)."), "",
+             "| publisher | concurrent conversations | turns | p50 | p95 | ratio p50 to no broker | "
+             "ratio p95 to no broker | throughput (msg/s) | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for users in sorted({r.users for r in results}):
+        off = by.get((baseline, users))
+        for assistant in assistants:
+            result = by.get((assistant.bot.name, users))
+            if result is None:
+                continue
+            ratio50 = f"{result.p50 / off.p50:.2f}" if off else "n/a"
+            ratio95 = f"{result.p95 / off.p95:.2f}" if off else "n/a"
+            lines.append(f"| {assistant.bot.name} | {users} | {result.messages} | {result.p50:.0f} ms | "
+                         f"{result.p95:.0f} ms | {ratio50} | {ratio95} | {result.throughput:.1f} | {result.errors} |")
+    lines += ["", "Consumer lag (event's own time to its commit in the facts), each publisher's burst on its own:", "",
+              "| publisher | concurrent conversations | turns | burst | turn p50 / p95 | events | lag p50 | lag p95 | "
+              "lag max |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for assistant, run, lags, _ in lag_rows:
+        lines.append(f"| {assistant.bot.name} | {run.users} | {run.messages} | {run.seconds:.1f} s | "
+                     f"{run.p50:.0f} / {run.p95:.0f} ms | {len(lags)} | {percentile(lags, 50):.2f} s | "
+                     f"{percentile(lags, 95):.2f} s | {max(lags):.2f} s |")
+    lines.append("")
+    if cpu:
+        lines += [f"CPU that publishing costs the assistant's process, per event ({cpu_events} events of the lag "
+                  "phase published at once, by each broker in turn, after the run):", "",
+                  "| publisher | CPU per event, whole process | of it on Rasa's event loop |", "|---|---:|---:|"]
+        lines += [f"| {PUBLISHER_LABELS[publisher]} | {total:.0f} µs | {loop:.0f} µs |"
+                  for publisher, (total, loop) in cpu.items()]
+        lines.append("")
+    for assistant, _, _, arrival in lag_rows:
+        if arrival:
+            lines += [f"{assistant.bot.name}: {arrival}", ""]
+    lines.append(PRODUCTION_END)
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 20])
@@ -260,14 +535,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--lag-users", type=int, default=20)
     parser.add_argument("--production", action="store_true",
-                        help="only the consumer's lag, on the RabbitMQ and PostgreSQL the environment names")
+                        help="RabbitMQ and PostgreSQL as the environment names: turn cost and lag per publisher")
+    parser.add_argument("--publishers", nargs="+", choices=sorted(PUBLISHER_LABELS),
+                        default=["none", "batching", "rasa"], help="with --production: the assistants compared")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "analytics_pipeline.md")
+    parser.add_argument("--pause-consumers", action="store_true",
+                        help="with --production: stop the consumers while turns are timed (the broker's cost alone)")
     parser.add_argument("--logs", type=Path, default=None,
                         help="with --production: copy the assistant's and the consumer's logs into this folder")
     args = parser.parse_args(argv)
     if args.production:
-        return run_production_lag(lag_users=args.lag_users, conversations=args.conversations, output=args.output,
-                                  logs=args.logs)
+        return run_production(publishers=args.publishers, users=args.users, conversations=args.conversations,
+                              rounds=args.rounds, lag_users=args.lag_users, output=args.output, logs=args.logs,
+                              pause_consumers=args.pause_consumers)
     return run(users=args.users, conversations=args.conversations, rounds=args.rounds, lag_users=args.lag_users,
                output=args.output)
 
