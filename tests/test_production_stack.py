@@ -26,12 +26,12 @@ from bot.rasa_endpoints import LOCK_KEY_PREFIX
 from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from tests.conftest import PG_ADMIN_URL, PG_DATABASE, empty_tables
+from tests.rabbitmq import RABBITMQ_URL, delete_queue
 from tests.servers import running_assistant
 
 pytestmark = pytest.mark.e2e
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def _reachable_or_skip() -> None:
@@ -154,8 +154,12 @@ def test_conversation_survives_a_restart_with_postgresql_redis_and_rabbitmq(
         "the broker must get every message, the postcode redacted"
     assert any(e.get("event") == "bot" for e in events)
 
-    with running_assistant(records_url, tmp_path / "second", web_app=False, extra_env=env) as assistant:
-        bill_answer = say(assistant.rest_url, sender, "Wie hoch ist meine letzte Rechnung?")
+    try:
+        with running_assistant(records_url, tmp_path / "second", web_app=False, extra_env=env) as assistant:
+            bill_answer = say(assistant.rest_url, sender, "Wie hoch ist meine letzte Rechnung?")
+    finally:
+        # The second assistant declared the queue again; left behind, it would collect everyone's events.
+        asyncio.run(delete_queue(queue_name))
     assert "Kundennummer" not in bill_answer, "after the restart the verified customer was asked to identify again"
     assert "€" in bill_answer
 
