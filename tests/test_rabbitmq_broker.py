@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+
+# Rasa's pika broker uses rasa.shared.core.events without importing it (the Rasa server has it loaded already).
+import rasa.shared.core.events  # noqa: F401
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.utils.endpoints import EndpointConfig
@@ -180,3 +183,32 @@ def test_an_unknown_publisher_is_rejected_with_what_to_write_instead() -> None:
 
     with pytest.raises(EndpointConfigurationError, match="EVENT_BROKER_PUBLISHER must be 'batching' or 'rasa'"):
         endpoints_config(Settings.from_env({"EVENT_BROKER_URL": RABBITMQ_URL, "EVENT_BROKER_PUBLISHER": "kafka"}))
+
+
+async def test_wait_published_returns_only_once_rabbitmq_confirmed_what_was_handed_over(
+        exchange_and_queue: tuple[str, str]) -> None:
+    """What a turn awaits before it releases its conversation (bot/scaling/ordering.py): after wait_published the
+    turn's events are in the queue, also when RabbitMQ was away while they were handed over."""
+    exchange, queue = exchange_and_queue
+    with TcpProxy("127.0.0.1", 5672) as proxy:
+        broker = BatchingRabbitMQEventBroker(f"amqp://guest:guest@127.0.0.1:{proxy.port}/", queues=[queue],
+                                             exchange_name=exchange, confirm_timeout_s=3)
+        broker.start()
+        try:
+            assert await asyncio.to_thread(broker.wait_connected, WAIT_S)
+            await broker.wait_published()  # nothing handed over yet: returns at once
+            for number in range(50):
+                broker.publish(event(number))
+            await asyncio.wait_for(broker.wait_published(), WAIT_S)
+            assert broker.stats().confirmed == 50
+            proxy.cut()
+            broker.publish(event(50))
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(broker.wait_published(), 1.0)  # not confirmed while RabbitMQ is away
+            waiting = asyncio.ensure_future(broker.wait_published())
+            proxy.restore()
+            await asyncio.wait_for(waiting, WAIT_S)
+            assert broker.stats().buffered == 0
+        finally:
+            await broker.close()
+    assert first_occurrences(texts(await take(queue, 51))) == [f"Nachricht {number}" for number in range(51)]

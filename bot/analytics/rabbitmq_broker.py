@@ -19,6 +19,9 @@ instead:
   unharmed; the refused events are still in the tracker store and can be published again with
   `rasa export --endpoints <file> --minimum-timestamp ...` (the consumer counts a re-published event once).
   Blocking Rasa instead would stop every conversation for as long as RabbitMQ is away;
+- `wait_published()` returns once every event handed over before the call is confirmed: the tracker store
+  awaits it before a turn ends, so that with several Rasa servers a conversation's turns reach RabbitMQ in the
+  order they ran (bot/scaling/ordering.py);
 - `close()` (Rasa's shutdown) waits up to `close_timeout_s` for the buffer to drain and logs how many events
   were left behind if it could not.
 
@@ -68,6 +71,11 @@ class BrokerStats:
     connected: bool
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a waiter that gave up (timeout) is cancelled already
+        future.set_result(None)
+
+
 class BatchingRabbitMQEventBroker(EventBroker):
     """Publishes Rasa's events to RabbitMQ in confirmed batches from a background thread (see the module)."""
 
@@ -90,7 +98,9 @@ class BatchingRabbitMQEventBroker(EventBroker):
         self._lock = threading.Lock()
         self._buffer: deque[_Pending] = deque()
         self._buffered_bytes = 0
+        self._handed = 0  # events accepted into the buffer since the start
         self._confirmed = 0
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._refused = 0
         self._refusing = False  # an error was logged for the current full period
         self._wake_scheduled = False
@@ -130,6 +140,7 @@ class BatchingRabbitMQEventBroker(EventBroker):
             else:
                 self._buffer.append(_Pending(body, dict(headers) if headers else None))
                 self._buffered_bytes += len(body)
+                self._handed += 1
                 first = False
                 wake = not self._wake_scheduled
                 self._wake_scheduled = True
@@ -143,6 +154,18 @@ class BatchingRabbitMQEventBroker(EventBroker):
 
     def is_ready(self) -> bool:
         return self._connected.is_set()
+
+    async def wait_published(self) -> None:
+        """Return once RabbitMQ has confirmed every event handed to `publish()` before this call (they leave the
+        buffer in order, so it is enough that as many are confirmed as were handed over by then)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            target = self._handed
+            if self._confirmed >= target:
+                return
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((target, loop, future))
+        await future
 
     async def close(self) -> None:
         """Publish what is buffered (waiting up to close_timeout_s), then stop the thread."""
@@ -228,9 +251,17 @@ class BatchingRabbitMQEventBroker(EventBroker):
                 pending = self._buffer.popleft()
                 self._buffered_bytes -= len(pending.body)
             self._confirmed += len(batch)
+            done = [(loop, future) for target, loop, future in self._waiters if target <= self._confirmed]
+            self._waiters = [waiter for waiter in self._waiters
+                             if waiter[0] > self._confirmed and not waiter[2].done()]
             if self._refusing and self._buffered_bytes < self.buffer_bytes // 2:
                 self._refusing = False
                 logger.warning("Event broker: the buffer drains again; %d events were refused in all", self._refused)
+        for loop, future in done:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
 
     def _finished(self) -> bool:
         with self._lock:
