@@ -221,6 +221,16 @@ class Settings:
     transcript_retention_days: int = 180
     analytics_retention_days: int = 730
     purge_interval_hours: int = 24
+    # --- Several Rasa servers (bot/scaling, `python -m bot.cli run-cluster`; README "Running on several Rasa
+    # servers") ---
+    # socket.io client manager shared by all Rasa servers (redis://host:6379/10): an agent message emitted by
+    # one server reaches a widget connected to another; unset = each server knows only its own widgets.
+    socketio_manager_url: str | None = None
+    # `run-cluster`: how many Rasa servers (each with its own action server) behind the load balancer (haproxy,
+    # on `--rasa-port`, default 5005); the Rasa servers take the ports after it, the action servers the ports
+    # from `--action-port` (default 5055) on.
+    cluster_rasa_servers: int = 2
+    haproxy_binary: str = "haproxy"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -303,6 +313,9 @@ class Settings:
             analytics_retention_days=_env_positive_int(
                 "ANALYTICS_RETENTION_DAYS", defaults.analytics_retention_days, env),
             purge_interval_hours=_env_positive_int("PURGE_INTERVAL_HOURS", defaults.purge_interval_hours, env),
+            socketio_manager_url=env.get("SOCKETIO_MANAGER_URL") or None,
+            cluster_rasa_servers=_env_positive_int("CLUSTER_RASA_SERVERS", defaults.cluster_rasa_servers, env),
+            haproxy_binary=env.get("HAPROXY_BINARY") or defaults.haproxy_binary,
         )
 
     @property
