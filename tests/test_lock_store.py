@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from rasa.core.lock_store import LockError, LockStore, RedisLockStore
+from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_endpoints import lock_store_config
@@ -125,20 +125,44 @@ async def test_turns_are_served_in_the_order_their_tickets_were_issued(prefix: s
     assert order == list(range(8))
 
 
-async def test_a_crashed_holder_blocks_its_conversation_only_for_the_ticket_lifetime(prefix: str) -> None:
-    crashed, survivor = _store(prefix), _store(prefix)
-    await crashed.issue_ticket_async("orphan", lock_lifetime=0.3)  # taken, never released
-    async with survivor.lock("orphan", lock_lifetime=5) as lock:
+async def test_a_crashed_server_blocks_its_conversation_only_until_its_ticket_runs_out(prefix: str) -> None:
+    crashed, survivor = _store(prefix), _store(prefix, ticket_lifetime_s=5)
+    await crashed.issue_ticket_async("orphan", lock_lifetime=0.3)  # taken, never renewed nor released
+    async with survivor.lock("orphan") as lock:
         assert lock.conversation_id == "orphan"
 
 
-async def test_a_waiting_ticket_that_expires_fails_as_in_rasa(prefix: str) -> None:
-    store = _store(prefix)
-    holder = await store.issue_ticket_async("slow", lock_lifetime=30)
-    with pytest.raises(LockError):
-        async with store.lock("slow", lock_lifetime=0.2):
-            pass
-    await store.release_async("slow", holder)
+async def test_a_turn_longer_than_the_ticket_lifetime_keeps_the_lock(prefix: str) -> None:
+    """The holder renews its ticket: a slow turn is not joined by the next one when the lifetime has passed."""
+    server_a, server_b = _store(prefix, ticket_lifetime_s=0.3), _store(prefix, ticket_lifetime_s=0.3)
+    events: list[str] = []
+    holding = asyncio.Event()
+
+    async def slow_turn() -> None:
+        async with server_a.lock("slow"):
+            holding.set()
+            events.append("slow starts")
+            await asyncio.sleep(1.0)  # more than three lifetimes
+            events.append("slow ends")
+
+    async def next_turn() -> None:
+        await holding.wait()
+        async with server_b.lock("slow"):
+            events.append("next starts")
+
+    await asyncio.gather(slow_turn(), next_turn())
+    assert events == ["slow starts", "slow ends", "next starts"]
+
+
+async def test_a_ticket_not_renewed_in_time_is_gone_and_its_server_is_told(prefix: str) -> None:
+    """A server that stalled longer than the lifetime must not go on as if it held its place in the queue."""
+    store = _store(prefix, ticket_lifetime_s=0.2)
+    holder = await store.issue_ticket_async("stalled", lock_lifetime=30)
+    waiting = await store.issue_ticket_async("stalled", lock_lifetime=0.2)
+    await asyncio.sleep(0.4)  # the waiting server did not renew its ticket in time
+    assert await store.touch_async("stalled", waiting, 0.2) is None
+    assert await store.touch_async("stalled", holder, 30) == holder, "the live holder keeps the lock"
+    await store.release_async("stalled", holder)
 
 
 def test_the_synchronous_interface_uses_the_same_atomic_steps(prefix: str) -> None:

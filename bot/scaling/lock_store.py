@@ -19,8 +19,12 @@ and each step is a Lua script, which Redis runs without interleaving anything el
 - release: remove this ticket, drop expired ones; delete the hash when no ticket is left.
 
 A ticket is served when it is the lowest live number (tickets are served in the order they were issued, as in
-Rasa's TicketLock). A server that dies while holding a ticket blocks its conversation only until the ticket's
-lifetime ends (Rasa's TICKET_LOCK_LIFETIME, 60 s by default); the hash itself also expires then.
+Rasa's TicketLock). Unlike Rasa's, a ticket is renewed by its server while it waits and while it holds the lock
+(`touch`: a new expiry of now + `ticket_lifetime_s`, default 10 s); so a turn may take as long as it needs, and
+a server that dies blocks its conversations only until its tickets run out (at most `ticket_lifetime_s`); the
+hash itself also expires then. (With Rasa's fixed 60 s from issue, a request that had waited behind a dead
+server's ticket found its own ticket expiring while it ran, and the next request ran at the same time: found by
+the load test, bot/scaling/load_test.py.)
 
 endpoints.yml (written by bot.rasa_endpoints from LOCK_STORE_URL):
     lock_store: {type: bot.scaling.lock_store.AtomicRedisLockStore, url: 127.0.0.1, port: 6379, db: 1,
@@ -45,6 +49,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_KEY_PREFIX = "retention"
 DEFAULT_POLL_INTERVAL_S = 0.02
+# A ticket lives this long after its owner last renewed it: while a server waits for or holds the lock it renews
+# its ticket (each poll; every third of the lifetime while holding), so only a dead server's tickets expire, and
+# its conversations are free again after at most this long (Rasa's tickets live 60 s from issue, renewed never:
+# a request that waited long behind a dead server's ticket could find its own expired while it was running).
+DEFAULT_TICKET_LIFETIME_S = 10.0
 SOCKET_TIMEOUT_S = 10.0
 
 # KEYS[1] = the lock hash. Every script first removes the expired tickets (time from the Redis server).
@@ -85,6 +94,18 @@ if lowest == nil then return -1 end
 return lowest
 """
 
+# ARGV[1] = my ticket, ARGV[2] = lifetime in seconds. My ticket, still alive, gets a new expiry (now + lifetime):
+# a waiting or working server keeps its ticket as long as it is alive. Returns the ticket being served, or -2 when
+# my ticket has expired (then I must not go on).
+TOUCH_SCRIPT = _PURGE + """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -2 end
+local lifetime = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%.6f', now + lifetime))
+local wanted = math.ceil(lifetime * 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
+return lowest
+"""
+
 # ARGV[1] = the ticket to remove. Returns the number of live tickets left (0: the lock was deleted).
 RELEASE_SCRIPT = """
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -105,6 +126,7 @@ class AtomicRedisLockStore(LockStore):
                  port: int = 6379, db: int = 1, username: str | None = None, password: str | None = None,
                  use_ssl: bool = False, key_prefix: str | None = None,
                  poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                 ticket_lifetime_s: float = DEFAULT_TICKET_LIFETIME_S,
                  socket_timeout: float = SOCKET_TIMEOUT_S) -> None:
         if endpoint_config is not None:  # Rasa loads a custom lock store with the endpoint config
             kwargs: dict[str, Any] = dict(endpoint_config.kwargs)
@@ -116,11 +138,13 @@ class AtomicRedisLockStore(LockStore):
             use_ssl = bool(kwargs.get("use_ssl", use_ssl))
             key_prefix = kwargs.get("key_prefix", key_prefix)
             poll_interval_s = float(kwargs.get("poll_interval_s", poll_interval_s))
+            ticket_lifetime_s = float(kwargs.get("ticket_lifetime_s", ticket_lifetime_s))
         prefix = key_prefix or DEFAULT_KEY_PREFIX
         if not prefix.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"The lock store's key prefix must be letters, digits, - or _, got {prefix!r}")
         self.key_prefix = f"{prefix}:lock:"
         self.poll_interval_s = poll_interval_s
+        self.ticket_lifetime_s = ticket_lifetime_s
         connection: dict[str, Any] = {"host": host, "port": int(port), "db": int(db), "username": username,
                                       "password": password, "ssl": use_ssl, "socket_timeout": socket_timeout}
         self.red = redis.Redis(**connection)
@@ -128,6 +152,7 @@ class AtomicRedisLockStore(LockStore):
         self._async: dict[int, aioredis.Redis] = {}  # one client per event loop
         self._issue = self.red.register_script(ISSUE_SCRIPT)
         self._serving = self.red.register_script(SERVING_SCRIPT)
+        self._touch = self.red.register_script(TOUCH_SCRIPT)
         self._release = self.red.register_script(RELEASE_SCRIPT)
         super().__init__()
 
@@ -161,6 +186,26 @@ class AtomicRedisLockStore(LockStore):
             number = int(await client.eval(SERVING_SCRIPT, 1, self._key(conversation_id)))
         return None if number < 0 else number
 
+    async def touch_async(self, conversation_id: str, ticket: int, lifetime: float) -> int | None:
+        """Renew my ticket; the ticket being served (-1: none), None when mine has expired."""
+        client = self._async_client()
+        keys_and_args = (1, self._key(conversation_id), ticket, lifetime)
+        try:
+            number = int(await client.evalsha(self._touch.sha, *keys_and_args))
+        except redis.exceptions.NoScriptError:
+            number = int(await client.eval(TOUCH_SCRIPT, *keys_and_args))
+        return None if number == -2 else number
+
+    async def _keep_alive(self, conversation_id: str, ticket: int, lifetime: float) -> None:
+        while True:
+            await asyncio.sleep(lifetime / 3)
+            try:
+                if await self.touch_async(conversation_id, ticket, lifetime) is None:
+                    logger.error("The lock of conversation %s expired while held (ticket %s)", conversation_id, ticket)
+                    return
+            except redis.RedisError as error:
+                logger.warning("Could not renew the lock of %s: %s", conversation_id, error)
+
     async def release_async(self, conversation_id: str, ticket: int) -> None:
         client = self._async_client()
         try:
@@ -173,22 +218,28 @@ class AtomicRedisLockStore(LockStore):
                    wait_time_in_seconds: float = 1) -> AsyncIterator[TicketLock]:
         """Hold the conversation's lock: wait until this ticket is the lowest live one, release it afterwards.
 
-        Raises LockError when the ticket expired while waiting (the turns before it took longer than its
-        lifetime), as Rasa's lock store does. `wait_time_in_seconds` (Rasa passes 1 s) is only the upper bound
-        of the polling interval: this store polls every `poll_interval_s`.
+        The ticket is renewed while waiting and while held (see DEFAULT_TICKET_LIFETIME_S), so Rasa's
+        `lock_lifetime` (from issue, never renewed) is not used; LockError when the ticket expired anyway (this
+        server stalled for longer than the lifetime). `wait_time_in_seconds` (Rasa passes 1 s) is only the
+        upper bound of the polling interval.
         """
-        ticket = await self.issue_ticket_async(conversation_id, lock_lifetime)
+        lifetime = self.ticket_lifetime_s
+        ticket = await self.issue_ticket_async(conversation_id, lifetime)
         interval = min(self.poll_interval_s, wait_time_in_seconds)
         try:
             while True:
-                serving = await self.now_serving_async(conversation_id)
-                if serving is None or serving > ticket:
+                serving = await self.touch_async(conversation_id, ticket, lifetime)
+                if serving is None:
                     raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}' "
                                     f"(ticket {ticket} expired while waiting).")
                 if serving == ticket:
                     break
                 await asyncio.sleep(interval)
-            yield TicketLock(conversation_id, deque([Ticket(ticket, 0.0)]))
+            keeper = asyncio.create_task(self._keep_alive(conversation_id, ticket, lifetime))
+            try:
+                yield TicketLock(conversation_id, deque([Ticket(ticket, 0.0)]))
+            finally:
+                keeper.cancel()
         finally:
             try:
                 await self.release_async(conversation_id, ticket)
