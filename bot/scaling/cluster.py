@@ -195,6 +195,9 @@ def run_cluster(settings: Settings, *, balancer_port: int, first_action_port: in
 
     ensure_secrets_file(settings.secrets_file)
     env = service_environment(os.environ, settings, rasa_port=balancer_port)
+    # The Rasa servers see every request coming from haproxy; it names the client in X-Forwarded-For (the
+    # verification limits per client need the real address, bot/channels/client_address.py).
+    env.setdefault("TRUSTED_PROXIES", _local(settings.rasa_host))
     settings = Settings.from_env(env)
     layout = ClusterLayout.consecutive(servers=servers, balancer_port=balancer_port,
                                        first_action_port=first_action_port, host=_local(settings.rasa_host))
