@@ -7,7 +7,8 @@
   and only the server that opened the session knows it. haproxy pins a client by a cookie it inserts
   (`rasa_server`), and, for clients that do not send it back (a widget on another origin does not send
   cookies with its polling requests), by a hash of the client address.
-- Health: every server is asked `GET /` each second; after two failures it gets no new requests, and a
+- Health: every server is asked `GET /` every 2 s (a busy server may take up to 10 s to answer); after three
+  failures (a refused connection fails at once) it gets no new requests, and a
   request whose connection is refused is sent to another server (`option redispatch`). A request already
   running on a server that dies is answered 502: the client (or the messaging provider) sends it again.
 
@@ -18,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-HEALTH_INTERVAL_MS = 1000
+HEALTH_INTERVAL_MS = 2000
+# A server busy with hundreds of turns answers its health check slowly: only no answer within this long (or a
+# refused connection, at once) counts as a failure.
+HEALTH_TIMEOUT_S = 10
 COOKIE_NAME = "rasa_server"
 
 
@@ -27,7 +31,7 @@ def haproxy_config(*, bind_host: str, bind_port: int, servers: Sequence[tuple[st
     """The configuration text for a balancer on bind_host:bind_port over the Rasa servers (host, port)."""
     if not servers:
         raise ValueError("the load balancer needs at least one Rasa server")
-    health = f"check inter {HEALTH_INTERVAL_MS} fall 2 rise 2"
+    health = f"check inter {HEALTH_INTERVAL_MS} fall 3 rise 2"
     round_robin = "\n".join(f"    server rasa{i} {host}:{port} {health}"
                             for i, (host, port) in enumerate(servers, start=1))
     sticky = "\n".join(f"    server rasa{i} {host}:{port} {health} cookie rasa{i}"
@@ -44,6 +48,7 @@ defaults
     timeout client {timeout_s}s
     timeout server {timeout_s}s
     timeout tunnel 1h
+    timeout check {HEALTH_TIMEOUT_S}s
     timeout http-keep-alive 10s
 
 frontend rasa

@@ -59,7 +59,7 @@ class Sent:
     error: str | None = None
 
 
-async def send(client: httpx.AsyncClient, sent: Sent, *, retry_url: str | None = None, attempts: int = 5) -> Sent:
+async def send(client: httpx.AsyncClient, sent: Sent, *, retry_url: str | None = None, attempts: int = 10) -> Sent:
     """POST the message; a 502/503/504 or a cut connection is sent again (to `retry_url` when given)."""
     sent.started = time.perf_counter()
     url = sent.url
@@ -80,7 +80,7 @@ async def send(client: httpx.AsyncClient, sent: Sent, *, retry_url: str | None =
             if response.status_code not in RETRYABLE_STATUS:
                 break
         url = retry_url or url
-        await asyncio.sleep(0.5 * attempt)
+        await asyncio.sleep(min(0.5 * attempt, 3.0))
     sent.seconds = time.perf_counter() - sent.started
     return sent
 

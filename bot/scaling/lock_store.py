@@ -20,7 +20,8 @@ and each step is a Lua script, which Redis runs without interleaving anything el
 
 A ticket is served when it is the lowest live number (tickets are served in the order they were issued, as in
 Rasa's TicketLock). Unlike Rasa's, a ticket is renewed by its server while it waits and while it holds the lock
-(`touch`: a new expiry of now + `ticket_lifetime_s`, default 10 s); so a turn may take as long as it needs, and
+(`touch`: a new expiry of now + `ticket_lifetime_s`, default 10 s, from a thread of its own so that a busy event
+loop does not delay it); so a turn may take as long as it needs, and
 a server that dies blocks its conversations only until its tickets run out (at most `ticket_lifetime_s`); the
 hash itself also expires then. (With Rasa's fixed 60 s from issue, a request that had waited behind a dead
 server's ticket found its own ticket expiring while it ran, and the next request ran at the same time: found by
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,7 +53,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_KEY_PREFIX = "retention"
 DEFAULT_POLL_INTERVAL_S = 0.02
 # A ticket lives this long after its owner last renewed it: while a server waits for or holds the lock it renews
-# its ticket (each poll; every third of the lifetime while holding), so only a dead server's tickets expire, and
+# its ticket (each poll, and from a thread every quarter of the lifetime), so only a dead server's tickets expire, and
 # its conversations are free again after at most this long (Rasa's tickets live 60 s from issue, renewed never:
 # a request that waited long behind a dead server's ticket could find its own expired while it was running).
 DEFAULT_TICKET_LIFETIME_S = 10.0
@@ -115,6 +118,48 @@ return live
 """
 
 
+class _Renewer:
+    """Renews this process's tickets from a thread of its own, every quarter of their lifetime.
+
+    Under heavy load Rasa's event loop can be busy for seconds at a time (every turn's NLU runs on it), so a
+    renewal scheduled on the loop may come too late and a live server's ticket would expire. A thread gets the
+    CPU regardless: a ticket expires only when its process is gone or frozen.
+    """
+
+    def __init__(self, store: AtomicRedisLockStore) -> None:
+        self.store = store
+        self.tickets: dict[tuple[str, int], float] = {}  # (conversation, ticket) -> lifetime
+        self.guard = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, conversation_id: str, ticket: int, lifetime: float) -> None:
+        with self.guard:
+            self.tickets[(conversation_id, ticket)] = lifetime
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="lock-ticket-renewer", daemon=True)
+                self.thread.start()
+
+    def discard(self, conversation_id: str, ticket: int) -> None:
+        with self.guard:
+            self.tickets.pop((conversation_id, ticket), None)
+
+    def _run(self) -> None:
+        while True:
+            with self.guard:
+                tickets = dict(self.tickets)
+            interval = min(tickets.values(), default=self.store.ticket_lifetime_s) / 4
+            if tickets:
+                try:
+                    with self.store.red.pipeline(transaction=False) as pipe:
+                        for (conversation_id, ticket), lifetime in tickets.items():
+                            self.store._touch(keys=[self.store._key(conversation_id)], args=[ticket, lifetime],
+                                              client=pipe)
+                        pipe.execute()
+                except redis.RedisError as error:
+                    logger.warning("Could not renew the conversation locks: %s", error.__class__.__name__)
+            time.sleep(interval)
+
+
 class AtomicRedisLockStore(LockStore):
     """Rasa's ticket lock kept in Redis, each step an atomic Lua script (see the module docstring).
 
@@ -153,6 +198,7 @@ class AtomicRedisLockStore(LockStore):
         self._issue = self.red.register_script(ISSUE_SCRIPT)
         self._serving = self.red.register_script(SERVING_SCRIPT)
         self._touch = self.red.register_script(TOUCH_SCRIPT)
+        self._renewer = _Renewer(self)
         self._release = self.red.register_script(RELEASE_SCRIPT)
         super().__init__()
 
@@ -196,16 +242,6 @@ class AtomicRedisLockStore(LockStore):
             number = int(await client.eval(TOUCH_SCRIPT, *keys_and_args))
         return None if number == -2 else number
 
-    async def _keep_alive(self, conversation_id: str, ticket: int, lifetime: float) -> None:
-        while True:
-            await asyncio.sleep(lifetime / 3)
-            try:
-                if await self.touch_async(conversation_id, ticket, lifetime) is None:
-                    logger.error("The lock of conversation %s expired while held (ticket %s)", conversation_id, ticket)
-                    return
-            except redis.RedisError as error:
-                logger.warning("Could not renew the lock of %s: %s", conversation_id, error)
-
     async def release_async(self, conversation_id: str, ticket: int) -> None:
         client = self._async_client()
         try:
@@ -225,6 +261,7 @@ class AtomicRedisLockStore(LockStore):
         """
         lifetime = self.ticket_lifetime_s
         ticket = await self.issue_ticket_async(conversation_id, lifetime)
+        self._renewer.add(conversation_id, ticket, lifetime)
         interval = min(self.poll_interval_s, wait_time_in_seconds)
         try:
             while True:
@@ -235,12 +272,9 @@ class AtomicRedisLockStore(LockStore):
                 if serving == ticket:
                     break
                 await asyncio.sleep(interval)
-            keeper = asyncio.create_task(self._keep_alive(conversation_id, ticket, lifetime))
-            try:
-                yield TicketLock(conversation_id, deque([Ticket(ticket, 0.0)]))
-            finally:
-                keeper.cancel()
+            yield TicketLock(conversation_id, deque([Ticket(ticket, 0.0)]))
         finally:
+            self._renewer.discard(conversation_id, ticket)
             try:
                 await self.release_async(conversation_id, ticket)
             except redis.RedisError as error:  # the ticket then expires on its own
