@@ -51,7 +51,8 @@ from rasa.utils.endpoints import EndpointConfig
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEY_PREFIX = "retention"
-DEFAULT_POLL_INTERVAL_S = 0.02
+DEFAULT_POLL_INTERVAL_S = 0.02  # for the request next in line; the n-th in line asks n times less often
+MAX_POLL_INTERVAL_S = 0.25
 # A ticket lives this long after its owner last renewed it: while a server waits for or holds the lock it renews
 # its ticket (each poll, and from a thread every quarter of the lifetime), so only a dead server's tickets expire, and
 # its conversations are free again after at most this long (Rasa's tickets live 60 s from issue, renewed never:
@@ -256,8 +257,8 @@ class AtomicRedisLockStore(LockStore):
 
         The ticket is renewed while waiting and while held (see DEFAULT_TICKET_LIFETIME_S), so Rasa's
         `lock_lifetime` (from issue, never renewed) is not used; LockError when the ticket expired anyway (this
-        server stalled for longer than the lifetime). `wait_time_in_seconds` (Rasa passes 1 s) is only the
-        upper bound of the polling interval.
+        server stalled for longer than the lifetime). `wait_time_in_seconds` (Rasa passes 1 s) bounds the
+        polling interval of the request next in line.
         """
         lifetime = self.ticket_lifetime_s
         ticket = await self.issue_ticket_async(conversation_id, lifetime)
@@ -271,7 +272,9 @@ class AtomicRedisLockStore(LockStore):
                                     f"(ticket {ticket} expired while waiting).")
                 if serving == ticket:
                     break
-                await asyncio.sleep(interval)
+                # The further back in the queue, the less often to ask: hundreds of waiting requests polling every
+                # 20 ms kept a busy server's event loop from the turns themselves (scale-benchmark, one server).
+                await asyncio.sleep(min(interval * max(ticket - serving, 1), MAX_POLL_INTERVAL_S))
             yield TicketLock(conversation_id, deque([Ticket(ticket, 0.0)]))
         finally:
             self._renewer.discard(conversation_id, ticket)

@@ -18,7 +18,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_WAIT_S = 2.0
+# Long enough for a server busy with hundreds of turns (scale-benchmark: with 2 s, a killed server had stored 49
+# turns whose events were still waiting to be published); a turn is delayed at most this long when RabbitMQ is down.
+PUBLISH_WAIT_S = 10.0
 
 
 async def wait_until_published(broker: Any, *, timeout_s: float = PUBLISH_WAIT_S) -> bool:
