@@ -203,9 +203,14 @@ async def wait_for_analytics(database_url: str, events: dict[str, list[dict[str,
     """The facts once the consumer has applied every user message (or what it has at the deadline)."""
     wanted = sum(1 for stored in events.values() for e in stored if e.get("event") == "user")
     deadline = time.monotonic() + timeout_s
+    last, unchanged_since = -1, time.monotonic()
     while True:
         facts = await asyncio.to_thread(analytics_facts, database_url, list(events))
-        if sum(messages for messages, _ in facts.values()) >= wanted or time.monotonic() > deadline:
+        counted = sum(messages for messages, _ in facts.values())
+        if counted != last:
+            last, unchanged_since = counted, time.monotonic()
+        # done: all counted, the deadline passed, or nothing new for a minute (the consumer has caught up)
+        if counted >= wanted or time.monotonic() > deadline or time.monotonic() - unchanged_since > 60:
             return facts
         await asyncio.sleep(1.0)
 
