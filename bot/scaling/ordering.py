@@ -3,8 +3,9 @@
 Rasa's RabbitMQ broker publishes in background tasks: server A stores turn 1, hands its events to a task and
 releases the conversation's lock; server B takes the lock, runs turn 2 and may publish its events before A's
 task has. The analytics consumer then sees turn 2 before turn 1 (measured: the intents of a conversation in
-the wrong order in conversation_facts). The project's tracker store therefore waits, before the turn ends and the
-lock is released, until its events are published (`wait_until_published`).
+the wrong order in conversation_facts). The project's tracker store therefore waits, after storing the turn and
+before the turn ends and the lock is released, until its events are published (`wait_until_published`).
+At 200 conversations on two cores Rasa's publisher often needs longer than PUBLISH_WAIT_S (docs/scaleout.md).
 
 A broker may offer `async def wait_published()` (all that was handed to it is confirmed by the broker); for
 Rasa's PikaEventBroker its pending publishing tasks are awaited (aio-pika publishes with publisher confirms).
