@@ -586,6 +586,20 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="run action server, Rasa server and web app")
     run_parser.add_argument("--rasa-port", type=int, default=5005)
     run_parser.add_argument("--action-port", type=int, default=5055)
+    # Several Rasa servers (bot/scaling; README "Running on several Rasa servers").
+    cluster_parser = commands.add_parser(
+        "run-cluster", help="run several Rasa servers (each with an action server) behind haproxy, and the rest once")
+    cluster_parser.add_argument("--rasa-port", type=int, default=5005, help="the load balancer's port")
+    cluster_parser.add_argument("--action-port", type=int, default=5055, help="the first action server's port")
+    cluster_parser.add_argument("--servers", type=int, default=None, help="Rasa servers (default CLUSTER_RASA_SERVERS, 2)")
+    scale_bench = commands.add_parser(
+        "scale-benchmark", help="load test of two Rasa servers behind haproxy: one vs two servers, a server killed, "
+                                "nothing lost, doubled or reordered (bot.scaling.load_test)")
+    scale_bench.add_argument("--conversations", type=int, default=200, help="concurrent conversations per round")
+    scale_bench.add_argument("--rounds", type=int, default=2, help="rounds per mode (one server, two servers)")
+    scale_bench.add_argument("--no-kill", action="store_true", help="leave out the round in which server 1 is killed")
+    scale_bench.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "scaleout.md",
+                             help="report whose generated section is rewritten (notes outside it stay)")
     import_parser = commands.add_parser("import-csv", help="import customers and contracts from CSV")
     import_parser.add_argument("path", type=Path)
     bench = commands.add_parser(
@@ -671,6 +685,16 @@ def main(argv: list[str] | None = None) -> int:
         train(force=args.force)
     elif args.command == "run":
         return run(settings, rasa_port=args.rasa_port, action_port=args.action_port)
+    elif args.command == "run-cluster":
+        from bot.scaling.cluster import run_cluster
+
+        return run_cluster(settings, balancer_port=args.rasa_port, first_action_port=args.action_port,
+                           servers=args.servers or settings.cluster_rasa_servers)
+    elif args.command == "scale-benchmark":
+        from bot.scaling.load_test import run_benchmark
+
+        return run_benchmark(conversations=args.conversations, rounds=args.rounds, output=args.output,
+                             kill=not args.no_kill)
     elif args.command == "import-csv":
         return import_csv(settings, args.path)
     elif args.command == "benchmark":

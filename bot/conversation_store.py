@@ -20,6 +20,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.scaling.ordering import wait_until_published
+
 VERIFICATION_FORM = "verification_form"
 SECRET_SLOT = "verification_secret"
 KEPT_SECRET_VALUES = (None, "verified")
@@ -110,3 +112,12 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             offset = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         new_events = redact_verification_answers(list(tracker.events))[offset:]
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        # Published before the turn releases the conversation's lock: with several Rasa servers the broker then
+        # gets a conversation's events in the order its turns ran (bot/scaling/ordering.py). Waited for after
+        # the events are stored, so that a turn cancelled while waiting (Rasa's REST channel still answers it)
+        # is in the tracker store all the same.
+        if self.event_broker is not None:
+            await wait_until_published(self.event_broker)

@@ -7,7 +7,8 @@ every URL comes from the environment through `bot.settings`:
   `sqlite:///var/conversations.db`, in production e.g. `postgresql://postgres@127.0.0.1:5432/test`;
   written without the customers' verification answers (bot.conversation_store);
 - lock store: `LOCK_STORE_URL`, e.g. `redis://127.0.0.1:6379/1` (needed as soon as more than one Rasa
-  process serves the same conversations); in memory when unset;
+  process serves the same conversations; the project's atomic `bot.scaling.lock_store.AtomicRedisLockStore`);
+  in memory when unset;
 - event broker: `EVENT_BROKER_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/` (RabbitMQ), publishing
   every conversation event to the queue `EVENT_BROKER_QUEUE` through the project's batching broker
   (bot.analytics.rabbitmq_broker; `EVENT_BROKER_PUBLISHER=rasa` for Rasa's own Pika broker); when unset,
@@ -35,6 +36,9 @@ from bot.settings import Settings
 TRACKER_STORE_CLASS = "bot.conversation_store.RedactingSQLTrackerStore"
 SQL_EVENT_BROKER_CLASS = "bot.analytics.sql_broker.WalSQLEventBroker"
 RABBITMQ_EVENT_BROKER_CLASS = "bot.analytics.rabbitmq_broker.BatchingRabbitMQEventBroker"
+# Rasa 3.6's own RedisLockStore issues tickets non-atomically (RasaHQ/rasa#9213): two servers can both hold a
+# conversation. The project's lock store does every step as one Redis script (bot.scaling.lock_store).
+LOCK_STORE_CLASS = "bot.scaling.lock_store.AtomicRedisLockStore"
 LOCK_KEY_PREFIX = "retention"
 # Rasa replaces ${NAME} in its endpoints file with the environment variable when it reads the file.
 ACTION_SERVER_AUTHORIZATION = "Bearer ${ACTION_SERVER_TOKEN}"  # Redis keys are "retention:lock:<conversation id>"
@@ -63,7 +67,7 @@ def lock_store_config(url: str) -> dict[str, Any]:
     database = parts.path.strip("/") or "0"
     if not database.isdigit():
         raise EndpointConfigurationError(f"LOCK_STORE_URL: the Redis database must be a number, got {database!r}")
-    config: dict[str, Any] = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379,
+    config: dict[str, Any] = {"type": LOCK_STORE_CLASS, "url": parts.hostname, "port": parts.port or 6379,
                               "db": int(database), "key_prefix": LOCK_KEY_PREFIX, "use_ssl": parts.scheme == "rediss"}
     if parts.password:
         config["password"] = unquote(parts.password)

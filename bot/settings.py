@@ -255,6 +255,16 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_max_attempts: int = 4
     telegram_max_retry_after_seconds: float = 30.0
+    # --- Several Rasa servers (bot/scaling, `python -m bot.cli run-cluster`; README "Running on several Rasa
+    # servers") ---
+    # socket.io client manager shared by all Rasa servers (redis://host:6379/10): an agent message emitted by
+    # one server reaches a widget connected to another; unset = each server knows only its own widgets.
+    socketio_manager_url: str | None = None
+    # `run-cluster`: how many Rasa servers (each with its own action server) behind the load balancer (haproxy,
+    # on `--rasa-port`, default 5005); the Rasa servers take the ports after it, the action servers the ports
+    # from `--action-port` (default 5055) on.
+    cluster_rasa_servers: int = 2
+    haproxy_binary: str = "haproxy"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -360,6 +370,9 @@ class Settings:
             telegram_max_attempts=_env_positive_int("TELEGRAM_MAX_ATTEMPTS", defaults.telegram_max_attempts, env),
             telegram_max_retry_after_seconds=_env_float(
                 "TELEGRAM_MAX_RETRY_AFTER_SECONDS", defaults.telegram_max_retry_after_seconds, env),
+            socketio_manager_url=env.get("SOCKETIO_MANAGER_URL") or None,
+            cluster_rasa_servers=_env_positive_int("CLUSTER_RASA_SERVERS", defaults.cluster_rasa_servers, env),
+            haproxy_binary=env.get("HAPROXY_BINARY") or defaults.haproxy_binary,
         )
 
     @property

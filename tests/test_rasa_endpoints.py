@@ -8,7 +8,13 @@ import yaml
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.exceptions import RasaException
 
-from bot.rasa_endpoints import TRACKER_STORE_CLASS, EndpointConfigurationError, endpoints_config, write_endpoints
+from bot.rasa_endpoints import (
+    LOCK_STORE_CLASS,
+    TRACKER_STORE_CLASS,
+    EndpointConfigurationError,
+    endpoints_config,
+    write_endpoints,
+)
 from bot.settings import PROJECT_ROOT, Settings
 
 
@@ -44,7 +50,7 @@ def test_production_urls_become_postgresql_redis_and_rabbitmq() -> None:
     assert config["action_endpoint"]["url"] == "http://actions.internal:5055/webhook"
     assert config["tracker_store"]["dialect"] == "postgresql"
     assert config["tracker_store"]["url"] == "postgresql://rasa:s%40cret@db.internal:5433/conversations"
-    assert config["lock_store"] == {"type": "redis", "url": "cache.internal", "port": 6380, "db": 2,
+    assert config["lock_store"] == {"type": LOCK_STORE_CLASS, "url": "cache.internal", "port": 6380, "db": 2,
                                     "key_prefix": "retention", "use_ssl": False, "password": "p:ss"}
     assert config["event_broker"] == {"type": "bot.analytics.rabbitmq_broker.BatchingRabbitMQEventBroker",
                                       "url": "amqp://events:pw@mq.internal:5673/", "queues": ["crm_events"],
@@ -84,7 +90,7 @@ def test_written_file_is_read_by_rasa_and_creates_the_sqlite_folder(tmp_path: Pa
     endpoints = AvailableEndpoints.read_endpoints(str(target))
     assert endpoints.tracker_store.type == TRACKER_STORE_CLASS
     assert endpoints.tracker_store.url == f"sqlite:///{database}"
-    assert endpoints.lock_store.type == "redis"
+    assert endpoints.lock_store.type == LOCK_STORE_CLASS
     assert endpoints.lock_store.kwargs["db"] == 1
 
 

@@ -19,6 +19,10 @@ A session id naming a messaging channel's conversation ("telegram:...", `sender_
 session instead, and messages sent under it are ignored: the widget can neither write into nor read such a
 conversation.
 
+Several Rasa servers (SOCKETIO_MANAGER_URL set): the socket.io server gets a Redis client manager, so an emit
+reaches the widget whichever server it is connected to, and "is a widget connected?" is answered from the
+servers' shared presence record in Redis (bot/scaling/socketio_cluster.py), not from this process's rooms.
+
 credentials.yml:  bot.channels.socketio.OriginCheckingSocketIOInput: {user_message_evt: ..., ...}
 """
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from redis.exceptions import RedisError
 from sanic import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,6 +46,7 @@ from bot.handoff.messages import mark_delivered, undelivered
 from bot.handoff.rasa_api import agent_message_text
 from bot.records.database import RecordsUnavailable, transaction
 from bot.records.models import StaffUser
+from bot.scaling.socketio_cluster import ClusterPresence, use_redis_manager
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -70,12 +76,25 @@ async def _mark_delivered(message_id: int) -> None:
 class AgentMessageSocketIOOutput(SocketIOOutput):
     """Rasa's socket.io output; an agent message is emitted only to a connected widget, then marked delivered."""
 
+    def __init__(self, sio: Any, bot_message_evt: str, presence: ClusterPresence | None = None) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.presence = presence  # several servers: who is connected is known in Redis
+
+    async def _connected(self, room: str) -> bool:
+        if self.presence is None:
+            return _connected(self.sio, room)
+        try:
+            return await self.presence.connected(room)
+        except RedisError as error:  # unknown: keep it for redelivery when the widget comes back
+            logger.warning("Could not look up socket.io presence: %s", error.__class__.__name__)
+            return False
+
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         message_id = kwargs.get("agent_message_id")
         if message_id is None:
             await super().send_text_message(recipient_id, text, **kwargs)
             return
-        if not _connected(self.sio, recipient_id):
+        if not await self._connected(recipient_id):
             logger.info("Agent message %s waits for the customer's widget to reconnect", message_id)
             return
         await super().send_text_message(recipient_id, text, **kwargs)
@@ -94,6 +113,8 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
         settings = get_settings()
         self.allowed_origins: list[str] = list(settings.website_origins)
         self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        self.manager_url = settings.socketio_manager_url
+        self.presence: ClusterPresence | None = None
 
     def _client_address(self, environ: dict[str, Any] | None) -> str:
         environ = environ or {}
@@ -106,12 +127,15 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
     def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
             return super().get_output_channel()
-        return AgentMessageSocketIOOutput(self.sio, self.bot_message_evt)
+        return AgentMessageSocketIOOutput(self.sio, self.bot_message_evt, self.presence)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         socketio_webhook = self.guarded(super().blueprint, on_new_message)
         sio = self.sio
         assert sio is not None
+        if self.manager_url:
+            self.presence = use_redis_manager(sio, self.manager_url)
+            logger.info("socket.io shares its rooms with the other Rasa servers through Redis (SOCKETIO_MANAGER_URL)")
         sio.eio.cors_allowed_origins = list(self.allowed_origins)
         # Rasa's own CORS handling (sanic-cors with the same origins, `--cors`) already adds the
         # Access-Control-* headers to every response; engine.io adding them too would send each
@@ -143,10 +167,29 @@ class OriginCheckingSocketIOInput(HandoffGuard, SocketIOInput):
             await session_request(sid, data)
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if self.session_persistence and session_id:
+                if self.presence is not None:
+                    await self._record_presence(self.presence.join(str(session_id), sid))
                 await self._deliver_missed(sid, str(session_id))
 
         sio.on("session_request", namespace=self.namespace)(session_request_with_missed_messages)
+
+        if self.presence is not None:
+            disconnect = sio.handlers[namespace]["disconnect"]
+            presence = self.presence
+
+            async def disconnect_and_leave(sid: str) -> None:
+                await disconnect(sid)
+                await self._record_presence(presence.leave(sid))
+
+            sio.on("disconnect", namespace=self.namespace)(disconnect_and_leave)
         return socketio_webhook
+
+    @staticmethod
+    async def _record_presence(change: Awaitable[None]) -> None:
+        try:
+            await change
+        except RedisError as error:
+            logger.warning("Could not record socket.io presence: %s", error.__class__.__name__)
 
     async def _deliver_missed(self, sid: str, conversation_id: str) -> None:
         """Emit the agent messages the customer's widget missed (oldest first), marking each delivered."""
