@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.channels.whatsapp import store
+from bot.handoff.messages import record_agent_message
 from bot.records.database import transaction
 from bot.records.models import ChannelContact, HandoffRequest
 from bot.settings import Settings
@@ -59,6 +60,39 @@ def test_the_conversation_view_shows_the_window_and_failed_messages(
     assert 'class="window-closed"' in page and "Vorlage hinaus" in page
     assert "Nicht zugestellt (WhatsApp)" in page
     assert "131026 &lt;b&gt;Message undeliverable&lt;/b&gt;" in page
+
+
+def test_an_agent_message_delivered_on_a_later_try_is_not_listed_as_failed(
+        console: tuple[str, int, int], sqlite_database_url: str) -> None:
+    """The same rule as Telegram's (bot/channels/messaging_records.py): the customer got the message."""
+    base, handoff_id, anna = console
+    url, now = sqlite_database_url, datetime.now(timezone.utc)
+    with transaction(url) as session:
+        handoff = session.get(HandoffRequest, handoff_id)
+        handoff.status, handoff.assigned_agent_id, handoff.taken_at = "taken", anna, now
+    with transaction(url) as session:
+        store.touch_contact(session, conversation_id=CONVERSATION, recipient="4915112345678", at=now)
+        retried = record_agent_message(session, handoff_id=handoff_id, agent_id=anna, text="Hallo", now=now).id
+        lost = record_agent_message(session, handoff_id=handoff_id, agent_id=anna, text="Noch da?", now=now).id
+        for message_id, error in ((retried, "131000 <i>Something went wrong</i>"), (lost, "131026 undeliverable")):
+            row_id = store.record_outbound(session, conversation_id=CONVERSATION, kind="text", body="{}", now=now,
+                                           agent_message_id=message_id)
+            store.mark_failed(session, row_id, error=error, attempts=3, now=now)
+    page = _page(url, base, handoff_id, anna)
+    assert 'id="whatsapp-failed"' in page and "131000 &lt;i&gt;Something went wrong&lt;/i&gt;" in page
+
+    # The later try of the first message was delivered (Meta's "delivered" callback): only the second is listed.
+    with transaction(url) as session:
+        row_id = store.record_outbound(session, conversation_id=CONVERSATION, kind="text", body="{}", now=now,
+                                       agent_message_id=retried)
+        store.mark_sent(session, row_id, provider_message_id="wamid.retry", attempts=1, now=now)
+        assert store.apply_status(session, provider_message_id="wamid.retry", status="delivered", at=now)
+    page = _page(url, base, handoff_id, anna)
+    assert "Nicht zugestellt (WhatsApp)" in page and "131026 undeliverable" in page
+    assert "Something went wrong" not in page
+    with transaction(url) as session:
+        notes = store.console_notes(session, CONVERSATION, now)
+    assert notes is not None and [f.error for f in notes.failed] == ["131026 undeliverable"]
 
 
 def test_other_channels_show_no_whatsapp_box(console: tuple[str, int, int], sqlite_database_url: str) -> None:

@@ -16,7 +16,7 @@ from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channels.telegram.records import failed_messages as telegram_failed_messages
+from bot.channels.messaging_records import console_failed
 from bot.channels.whatsapp.store import console_view as whatsapp_console_view
 from bot.console import actions, csrf, labels
 from bot.console.auth import (
@@ -243,8 +243,7 @@ async def _conversation(request: web.Request, *, status: int = 200, error: str |
         return {"handoff": handoff, "owner": owner, "state": state, "records": records, "offer": offer,
                 "insight": conversation_insight(session, conversation_id=handoff.conversation_id),
                 "whatsapp": whatsapp_console_view(session, handoff.conversation_id, moment),
-                "telegram_failed": [{"time": f"{berlin_time(f.created_at):%d.%m. %H:%M}", "error": f.error}
-                                    for f in telegram_failed_messages(session, handoff.conversation_id)],
+                "channel_failed": console_failed(session, handoff.conversation_id),
                 "agents": _agents(session) if login.role == "supervisor" else [],
                 "waiting": labels.waiting_label(queue.waiting_seconds(handoff, now=moment))}
 

@@ -4,23 +4,27 @@
   update reaching a second Rasa server, inserts the same row and fails); `forget_update` lets Telegram's retry
   through when the first attempt could not be processed;
 - the chat's contact row (channel_contacts) with the customer's last message time;
-- `failed_messages`: what the customer did not get, for the agent console;
+- `failed_messages`: what the customer did not get, for the agent console.
+  These three call bot/channels/messaging_records.py (shared with WhatsApp) with Telegram's rules.
 - `record_sent` / `record_failed`: every message sent (channel_outbound_messages, kind text|keyboard|photo);
   a keyboard's long payloads are stored with it (`callback_payloads` in the body) for `payload_for_key`.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels import messaging_records
+from bot.channels.messaging_records import FailedMessage
 from bot.records.database import transaction
-from bot.records.models import AgentMessage, ChannelContact, ChannelInboundMessage, ChannelOutboundMessage
+from bot.records.models import ChannelOutboundMessage
+
+__all__ = ["CHANNEL", "FailedMessage", "failed_messages", "first_time_seen", "forget_update", "payload_for_key",
+           "record_failed", "record_sent"]
 
 CHANNEL = "telegram"
 # How many of a conversation's last keyboards a pressed key is looked up in.
@@ -29,32 +33,21 @@ PAYLOADS_FIELD = "callback_payloads"
 
 
 def first_time_seen(database_url: str, *, update_id: int, conversation_id: str, chat_id: int, now: datetime) -> bool:
-    """Record the update (and the customer's contact); False when it was processed before."""
-    try:
-        with transaction(database_url) as session:
-            session.add(ChannelInboundMessage(channel=CHANNEL, provider_message_id=str(update_id),
-                                              conversation_id=conversation_id, received_at=now))
-            session.flush()
-            _touch_contact(session, conversation_id=conversation_id, chat_id=chat_id, now=now)
-    except IntegrityError:
-        return False
-    return True
+    """Record the update (and, in the same transaction, the customer's contact); False when it was processed
+    before."""
+    def touch(session: Session) -> None:
+        # The receive time is the server's clock; the recipient is the chat id (fixed per conversation).
+        messaging_records.touch_contact(session, channel=CHANNEL, conversation_id=conversation_id,
+                                        recipient=str(chat_id), at=now, only_forward=False)
+
+    return messaging_records.claim_inbound(database_url, channel=CHANNEL, provider_message_id=str(update_id),
+                                           conversation_id=conversation_id, now=now, also=touch)
 
 
 def forget_update(database_url: str, *, update_id: int) -> None:
     """The update could not be processed: Telegram's retry of it is let through."""
     with transaction(database_url) as session:
-        session.execute(delete(ChannelInboundMessage).where(
-            ChannelInboundMessage.channel == CHANNEL, ChannelInboundMessage.provider_message_id == str(update_id)))
-
-
-def _touch_contact(session: Session, *, conversation_id: str, chat_id: int, now: datetime) -> None:
-    contact = session.get(ChannelContact, conversation_id)
-    if contact is None:
-        session.add(ChannelContact(conversation_id=conversation_id, channel=CHANNEL, recipient=str(chat_id),
-                                   last_customer_message_at=now))
-    else:
-        contact.last_customer_message_at = now
+        messaging_records.release_inbound(session, channel=CHANNEL, provider_message_id=str(update_id))
 
 
 def record_sent(database_url: str, *, conversation_id: str, kind: str, body: dict[str, Any], message_id: Any,
@@ -105,21 +98,7 @@ def payload_for_key(database_url: str, *, conversation_id: str, key: str) -> str
     return None
 
 
-@dataclass(frozen=True)
-class FailedMessage:
-    created_at: datetime
-    kind: str
-    error: str
-
-
-def failed_messages(session: Session, conversation_id: str, *, limit: int = 20) -> list[FailedMessage]:
-    """The conversation's messages Telegram finally did not take (newest first); an agent's message that a later
-    try delivered does not count."""
-    rows = session.scalars(
-        select(ChannelOutboundMessage)
-        .outerjoin(AgentMessage, AgentMessage.id == ChannelOutboundMessage.agent_message_id)
-        .where(ChannelOutboundMessage.channel == CHANNEL, ChannelOutboundMessage.conversation_id == conversation_id,
-               ChannelOutboundMessage.status == "failed",
-               or_(ChannelOutboundMessage.agent_message_id.is_(None), AgentMessage.delivered_at.is_(None)))
-        .order_by(ChannelOutboundMessage.id.desc()).limit(limit)).all()
-    return [FailedMessage(row.created_at, row.kind, row.last_error or "") for row in rows]
+def failed_messages(session: Session, conversation_id: str) -> list[FailedMessage]:
+    """The conversation's messages Telegram finally did not take (newest first, the last 20); an agent's message
+    that a later try delivered does not count."""
+    return messaging_records.failed_messages(session, conversation_id, channel=CHANNEL)

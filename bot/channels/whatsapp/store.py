@@ -1,49 +1,43 @@
 """The WhatsApp channel's rows (migration 0010): provider message ids seen once, the customer's contact and
-24-hour window, and every outgoing message with its delivery status. Sessions come from
-`bot.records.database.transaction`; each function here works inside the caller's session."""
+24-hour window, and every outgoing message with its delivery status. What all messaging channels share (claiming
+an id, the contact, the failed list) is in bot/channels/messaging_records.py; this module adds WhatsApp's rules.
+Sessions come from `bot.records.database.transaction`; each function here works inside the caller's session."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.channels import messaging_records
+from bot.channels.messaging_records import FailedMessage
 from bot.channels.whatsapp import statuses, window
-from bot.records.database import transaction
-from bot.records.models import AgentMessage, ChannelContact, ChannelInboundMessage, ChannelOutboundMessage
+from bot.records.models import AgentMessage, ChannelContact, ChannelOutboundMessage
+
+__all__ = ["CHANNEL", "ConsoleNotes", "FailedMessage", "apply_status", "claim_inbound", "console_notes",
+           "console_view", "last_customer_message_at", "mark_failed", "mark_sent", "record_outbound",
+           "release_inbound", "touch_contact"]
 
 CHANNEL = "whatsapp"
 
 
 def claim_inbound(database_url: str, *, message_id: str, conversation_id: str, now: datetime) -> bool:
     """True for the first time a message id is seen (on any server); False for a provider's retry."""
-    try:
-        with transaction(database_url) as session:
-            session.add(ChannelInboundMessage(channel=CHANNEL, provider_message_id=message_id,
-                                              conversation_id=conversation_id, received_at=now))
-    except IntegrityError:
-        return False
-    return True
+    return messaging_records.claim_inbound(database_url, channel=CHANNEL, provider_message_id=message_id,
+                                           conversation_id=conversation_id, now=now)
 
 
 def release_inbound(session: Session, *, message_id: str) -> None:
     """Forget a message id whose processing failed, so that Meta's retry of it is processed."""
-    session.execute(delete(ChannelInboundMessage).where(ChannelInboundMessage.channel == CHANNEL,
-                                                        ChannelInboundMessage.provider_message_id == message_id))
+    messaging_records.release_inbound(session, channel=CHANNEL, provider_message_id=message_id)
 
 
 def touch_contact(session: Session, *, conversation_id: str, recipient: str, at: datetime) -> None:
-    """The customer wrote at `at`: the 24-hour window runs from their latest message."""
-    contact = session.get(ChannelContact, conversation_id)
-    if contact is None:
-        session.add(ChannelContact(conversation_id=conversation_id, channel=CHANNEL, recipient=recipient,
-                                   last_customer_message_at=at))
-        session.flush()
-    elif contact.last_customer_message_at is None or at > contact.last_customer_message_at:
-        contact.last_customer_message_at = at
-        contact.recipient = recipient
+    """The customer wrote at `at`: the 24-hour window runs from their latest message (an older timestamp, e.g.
+    of a retry, never moves it back; the recipient follows the latest message)."""
+    messaging_records.touch_contact(session, channel=CHANNEL, conversation_id=conversation_id, recipient=recipient,
+                                    at=at, only_forward=True)
 
 
 def last_customer_message_at(session: Session, conversation_id: str) -> datetime | None:
@@ -111,13 +105,6 @@ def apply_status(session: Session, *, provider_message_id: str, status: str, at:
 
 
 @dataclass(frozen=True)
-class FailedMessage:
-    created_at: datetime
-    kind: str
-    error: str
-
-
-@dataclass(frozen=True)
 class ConsoleNotes:
     """What the console shows about a WhatsApp conversation: whether free-form replies are possible and which
     messages finally failed."""
@@ -132,18 +119,15 @@ def console_notes(session: Session, conversation_id: str, now: datetime) -> Cons
     contact = session.get(ChannelContact, conversation_id)
     if contact is None or contact.channel != CHANNEL:
         return None
-    failed = [FailedMessage(row.created_at, row.kind, row.last_error or "")
-              for row in session.scalars(select(ChannelOutboundMessage).where(
-                  ChannelOutboundMessage.conversation_id == conversation_id,
-                  ChannelOutboundMessage.status == statuses.FINAL).order_by(ChannelOutboundMessage.id))]
     last = contact.last_customer_message_at
     return ConsoleNotes(window_open=window.is_open(last, now), window_closes_at=window.closes_at(last) if last else None,
-                        failed=failed)
+                        failed=messaging_records.failed_messages(session, conversation_id, channel=CHANNEL))
 
 
 def console_view(session: Session, conversation_id: str, now: datetime) -> dict[str, object] | None:
-    """The console's WhatsApp box for a conversation (None for other channels): the 24-hour window in German and
-    the messages that finally failed (when, what kind, why), so agents know the customer did not get them."""
+    """The console's WhatsApp window line for a conversation (None for other channels): the 24-hour window in
+    German. The messages that finally failed are shown by the box of all messaging channels
+    (`messaging_records.console_failed`)."""
     from bot.retention.formatting import berlin_time
 
     notes = console_notes(session, conversation_id, now)
@@ -155,7 +139,4 @@ def console_view(session: Session, conversation_id: str, now: datetime) -> dict[
     else:
         window_text = ("geschlossen (der Kunde hat seit über 24 Stunden nicht geschrieben): Antworten gehen als "
                        "freigegebene WhatsApp-Vorlage hinaus")
-    kinds = {"text": "Text", "buttons": "Auswahl", "list": "Auswahlliste", "template": "Vorlage"}
-    return {"window_open": notes.window_open, "window": window_text,
-            "failed": [{"time": f"{berlin_time(f.created_at):%d.%m. %H:%M}", "kind": kinds.get(f.kind, f.kind),
-                        "error": f.error} for f in notes.failed]}
+    return {"window_open": notes.window_open, "window": window_text}
