@@ -32,16 +32,8 @@ KIND_LABELS = {"text": "Text", "buttons": "Auswahl", "list": "Auswahlliste", "te
 FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class FailedListing:
-    """How a channel's console lists its failed messages (kept as each channel had it)."""
-
-    newest_first: bool
-    limit: int | None
-
-
-FAILED_LISTINGS = {"whatsapp": FailedListing(newest_first=False, limit=None),
-                   "telegram": FailedListing(newest_first=True, limit=20)}
+# The console lists at most this many failed messages per conversation, newest first.
+FAILED_LISTED = 20
 
 
 def claim_inbound(database_url: str, *, channel: str, provider_message_id: str, conversation_id: str,
@@ -93,20 +85,16 @@ class FailedMessage:
 
 
 def failed_messages(session: Session, conversation_id: str, *, channel: str) -> list[FailedMessage]:
-    """The conversation's messages on `channel` whose final status is failed, in the channel's order
-    (FAILED_LISTINGS). An agent's message that a later try delivered (its agent_messages.delivered_at is set)
+    """The conversation's messages on `channel` whose final status is failed, newest first (at most
+    FAILED_LISTED). An agent's message that a later try delivered (its agent_messages.delivered_at is set)
     does not count: the customer got it (the same rule for all channels)."""
-    listing = FAILED_LISTINGS[channel]
-    order = ChannelOutboundMessage.id.desc() if listing.newest_first else ChannelOutboundMessage.id
     query = (select(ChannelOutboundMessage)
              .outerjoin(AgentMessage, AgentMessage.id == ChannelOutboundMessage.agent_message_id)
              .where(ChannelOutboundMessage.channel == channel,
                     ChannelOutboundMessage.conversation_id == conversation_id,
                     ChannelOutboundMessage.status == FAILED,
                     or_(ChannelOutboundMessage.agent_message_id.is_(None), AgentMessage.delivered_at.is_(None)))
-             .order_by(order))
-    if listing.limit is not None:
-        query = query.limit(listing.limit)
+             .order_by(ChannelOutboundMessage.id.desc()).limit(FAILED_LISTED))
     return [FailedMessage(row.created_at, row.kind, row.last_error or "") for row in session.scalars(query)]
 
 
