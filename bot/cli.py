@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT, Settings, get_settings, public_web_url
+from bot.settings import PROJECT_ROOT, Settings, connectable_host, get_settings, public_web_url
 
 logger = logging.getLogger("bot.cli")
 
@@ -176,15 +176,11 @@ def service_environment(environ: Mapping[str, str], settings: Settings, *, rasa_
     return env
 
 
-def _local(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
 def readiness_urls(settings: Settings, *, rasa_port: int, action_port: int) -> list[str]:
     """Where the run command checks that the servers answer (Rasa's / answers once the model is loaded)."""
-    return [f"http://{_local(settings.rasa_host)}:{rasa_port}/",
-            f"http://{_local(settings.action_server_host)}:{action_port}/health",
-            f"http://{_local(settings.web_host)}:{settings.web_port}/healthz"]
+    return [f"http://{connectable_host(settings.rasa_host)}:{rasa_port}/",
+            f"http://{connectable_host(settings.action_server_host)}:{action_port}/health",
+            f"http://{connectable_host(settings.web_host)}:{settings.web_port}/healthz"]
 
 
 class ReadinessCheck:
@@ -303,7 +299,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     env = service_environment(os.environ, settings, rasa_port=rasa_port)
     settings = Settings.from_env(env)
     # Rasa reaches the action server where it listens (through the loopback when it listens everywhere).
-    action_host = _local(settings.action_server_host)
+    action_host = connectable_host(settings.action_server_host)
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
                                 action_server_url=f"http://{action_host}:{action_port}/webhook")
 

@@ -30,6 +30,11 @@ def _default_analytics_events_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'analytics_events.db'}"
 
 
+def connectable_host(host: str) -> str:
+    """The address to connect to for a server listening on `host` (a wildcard address means this machine)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def _env_int(name: str, default: int, env: Mapping[str, str]) -> int:
     raw = env.get(name)
     if raw is None or raw == "":

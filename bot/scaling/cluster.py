@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from bot.scaling.haproxy import haproxy_command, write_haproxy_config
-from bot.settings import Settings
+from bot.settings import Settings, connectable_host
 
 LOAD_BALANCER = "load balancer"
 STARTUP_TIMEOUT_S = 300
@@ -197,10 +197,10 @@ def run_cluster(settings: Settings, *, balancer_port: int, first_action_port: in
     env = service_environment(os.environ, settings, rasa_port=balancer_port)
     # The Rasa servers see every request coming from haproxy; it names the client in X-Forwarded-For (the
     # verification limits per client need the real address, bot/channels/client_address.py).
-    env.setdefault("TRUSTED_PROXIES", _local(settings.rasa_host))
+    env.setdefault("TRUSTED_PROXIES", connectable_host(settings.rasa_host))
     settings = Settings.from_env(env)
     layout = ClusterLayout.consecutive(servers=servers, balancer_port=balancer_port,
-                                       first_action_port=first_action_port, host=_local(settings.rasa_host))
+                                       first_action_port=first_action_port, host=connectable_host(settings.rasa_host))
     try:
         commands = cluster_commands(settings, layout, PROJECT_ROOT / "var" / "cluster")
     except ClusterConfigurationError as error:
@@ -237,7 +237,3 @@ def run_cluster(settings: Settings, *, balancer_port: int, first_action_port: in
         supervisor.stop(timeout_s=15)
     print("Stopped.")
     return 0
-
-
-def _local(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
