@@ -293,7 +293,7 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     from bot.rasa_endpoints import write_endpoints
     from bot.rasa_server import UnsafeServerArguments, secured_arguments
     from bot.shared_secrets import ensure_secrets_file
-    from bot.supervisor import Supervisor
+    from bot.supervisor import supervise_until_signalled
 
     ensure_secrets_file(settings.secrets_file)  # normally done by the set-up already
     env = service_environment(os.environ, settings, rasa_port=rasa_port)
@@ -302,12 +302,6 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     action_host = connectable_host(settings.action_server_host)
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var" / "endpoints.yml",
                                 action_server_url=f"http://{action_host}:{action_port}/webhook")
-
-    def start(label: str, command: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-
-    def log(message: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
     commands = service_commands(settings, rasa_port=rasa_port, action_port=action_port, endpoints=endpoints)
     # Refuse at once what the servers would refuse (and then be restarted for, again and again).
@@ -319,29 +313,18 @@ def run(settings: Settings, *, rasa_port: int, action_port: int) -> int:
     if not settings.action_server_token:
         print(f"Not starting: {ACTION_SERVER_TOKEN_MISSING}", file=sys.stderr)
         return 2
-    supervisor = Supervisor(commands, start=start, log=log)
-    stopping = False
-
-    def stop(*_args: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    supervisor.start_all()
-    print("\nThe assistant is starting (the Rasa server needs about half a minute to load the model); "
-          "the addresses follow once every server answers. Press Ctrl-C to stop.\n", flush=True)
     waiting = ReadinessCheck(readiness_urls(settings, rasa_port=rasa_port, action_port=action_port))
-    try:
-        while not stopping:
-            supervisor.poll()
-            if waiting is not None and waiting.due() and waiting.all_up():
-                print(address_block(settings, rasa_port=rasa_port, action_port=action_port), flush=True)
-                waiting = None
-            time.sleep(supervisor.next_wakeup(idle_s=0.5))
-    finally:
-        supervisor.stop(timeout_s=15)
-    print("Stopped.")
+
+    def print_addresses_once_up() -> None:
+        nonlocal waiting
+        if waiting is not None and waiting.due() and waiting.all_up():
+            print(address_block(settings, rasa_port=rasa_port, action_port=action_port), flush=True)
+            waiting = None
+
+    supervise_until_signalled(
+        commands, cwd=PROJECT_ROOT, env=env, tick=print_addresses_once_up,
+        announce="\nThe assistant is starting (the Rasa server needs about half a minute to load the model); "
+                 "the addresses follow once every server answers. Press Ctrl-C to stop.\n")
     return 0
 
 

@@ -10,10 +10,12 @@ Plain logic: processes are started through `start` and time comes from `clock`, 
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -123,3 +125,35 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def supervise_until_signalled(commands: Mapping[str, Sequence[str]], *, cwd: Path, env: Mapping[str, str],
+                              announce: str, tick: Callable[[], None] | None = None) -> None:
+    """Start `commands` as children of this process (in `cwd`, with `env`), print `announce`, restart any child
+    that exits, and stop them all on SIGINT or SIGTERM. `tick` runs on every round (e.g. a readiness check)."""
+    def start(_label: str, command: Sequence[str]) -> subprocess.Popen:
+        return subprocess.Popen(list(command), cwd=cwd, env=dict(env))
+
+    def log(message: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+    supervisor = Supervisor(commands, start=start, log=log)
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor.start_all()
+    print(announce, flush=True)
+    try:
+        while not stopping:
+            supervisor.poll()
+            if tick is not None:
+                tick()
+            time.sleep(supervisor.next_wakeup(idle_s=0.5))
+    finally:
+        supervisor.stop(timeout_s=15)
+    print("Stopped.")

@@ -16,14 +16,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
+from bot.benchmark import wait_until_up
 from bot.scaling.haproxy import haproxy_command, write_haproxy_config
 from bot.settings import Settings, connectable_host
 
@@ -118,21 +116,6 @@ def health_url(label: str, layout: ClusterLayout, settings: Settings) -> str | N
     return None
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early (code {process.returncode}); log {log}:\n"
-                               f"{log.read_text()[-3000:] if log.exists() else ''}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up within {timeout_s:.0f} s; log {log}")
-
-
 @dataclass
 class RunningCluster:
     """The started processes (no restarts: a test or the load test decides what dies)."""
@@ -191,7 +174,7 @@ def run_cluster(settings: Settings, *, balancer_port: int, first_action_port: in
     from bot.cli import service_environment
     from bot.settings import PROJECT_ROOT
     from bot.shared_secrets import ensure_secrets_file
-    from bot.supervisor import Supervisor
+    from bot.supervisor import supervise_until_signalled
 
     ensure_secrets_file(settings.secrets_file)
     env = service_environment(os.environ, settings, rasa_port=balancer_port)
@@ -210,30 +193,9 @@ def run_cluster(settings: Settings, *, balancer_port: int, first_action_port: in
         print("Not starting: ACTION_SERVER_TOKEN is missing (python -m bot.cli secrets)", flush=True)
         return 2
 
-    def start(label: str, command: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-
-    def log(message: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
-
-    supervisor = Supervisor(commands, start=start, log=log)
-    stopping = False
-
-    def stop(*_args: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    supervisor.start_all()
     servers_text = ", ".join(layout.rasa_url(i) for i in range(1, servers + 1))
-    print(f"\n{servers} Rasa servers ({servers_text}) behind haproxy on {layout.balancer_url} "
-          f"(REST: {layout.balancer_url}/webhooks/rest/webhook). Press Ctrl-C to stop.\n", flush=True)
-    try:
-        while not stopping:
-            supervisor.poll()
-            time.sleep(supervisor.next_wakeup(idle_s=0.5))
-    finally:
-        supervisor.stop(timeout_s=15)
-    print("Stopped.")
+    supervise_until_signalled(
+        commands, cwd=PROJECT_ROOT, env=env,
+        announce=f"\n{servers} Rasa servers ({servers_text}) behind haproxy on {layout.balancer_url} "
+                 f"(REST: {layout.balancer_url}/webhooks/rest/webhook). Press Ctrl-C to stop.\n")
     return 0
