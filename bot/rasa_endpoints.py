@@ -88,9 +88,10 @@ def event_broker_config(url: str, queue: str, *, publisher: str = "batching",
         return {"type": RABBITMQ_EVENT_BROKER_CLASS, "url": url, "queues": [queue],
                 "buffer_bytes": buffer_mb * 1024 * 1024}
     if publisher == "rasa":
-        # Rasa's Pika broker connects with the whole URL; it still wants user and password on their own.
+        # Rasa's Pika broker connects with the whole URL; it still wants user, password and port on their own
+        # (it appends its `port`, default 5672, to a URL that does not contain that number).
         return {"type": "pika", "url": url, "username": unquote(parts.username or "guest"),
-                "password": unquote(parts.password or "guest"), "queues": [queue]}
+                "password": unquote(parts.password or "guest"), "port": parts.port or 5672, "queues": [queue]}
     raise EndpointConfigurationError(f"EVENT_BROKER_PUBLISHER must be 'batching' or 'rasa', got {publisher!r}")
 
 

@@ -58,7 +58,15 @@ def test_production_urls_become_postgresql_redis_and_rabbitmq() -> None:
     rasa_pika = endpoints_config(Settings.from_env({"EVENT_BROKER_URL": "amqp://events:pw@mq.internal:5673/",
                                                      "EVENT_BROKER_PUBLISHER": "rasa"}))
     assert rasa_pika["event_broker"] == {"type": "pika", "url": "amqp://events:pw@mq.internal:5673/",
-                                         "username": "events", "password": "pw", "queues": ["retention_events"]}
+                                         "username": "events", "password": "pw", "port": 5673,
+                                         "queues": ["retention_events"]}
+    # What Rasa's Pika broker connects to with these settings: the URL as given (without the port on its own it
+    # would append 5672 to it, "amqp://events:pw@mq.internal:5673:5672/", and fail to start).
+    from rasa.core.brokers.pika import PikaEventBroker
+
+    broker_config = {k: v for k, v in rasa_pika["event_broker"].items() if k not in ("type", "url")}
+    pika = PikaEventBroker(host=rasa_pika["event_broker"]["url"], **broker_config)
+    assert pika._configure_url() == "amqp://events:pw@mq.internal:5673/"
 
 
 def test_the_action_port_given_to_run_wins_over_the_default() -> None:
