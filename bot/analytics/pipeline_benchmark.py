@@ -40,6 +40,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -326,8 +327,9 @@ def publisher_cpu(url: str, publisher: str, events: list[dict]) -> tuple[float, 
         else:
             from rasa.core.brokers.pika import PikaEventBroker
 
-            broker = PikaEventBroker(url, make_url_user(url), make_url_password(url), queues=[name],
-                                     exchange_name=name)
+            # The port on its own, as bot.rasa_endpoints gives it (Rasa appends 5672 to a URL without it).
+            broker = PikaEventBroker(url, make_url_user(url), make_url_password(url), port=urlsplit(url).port or 5672,
+                                     queues=[name], exchange_name=name)
             await broker.connect()
         process_start, loop_start = time.process_time(), time.thread_time()
         for event in events:
