@@ -23,6 +23,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.analytics.rabbitmq_broker import BatchingRabbitMQEventBroker
 from bot.rasa_endpoints import event_broker_config
+from bot.scaling.ordering import wait_until_published
 from tests.rabbitmq import RABBITMQ_URL
 from tests.tcp_proxy import TcpProxy
 
@@ -212,3 +213,30 @@ async def test_wait_published_returns_only_once_rabbitmq_confirmed_what_was_hand
         finally:
             await broker.close()
     assert first_occurrences(texts(await take(queue, 51))) == [f"Nachricht {number}" for number in range(51)]
+
+
+async def test_a_turn_does_not_wait_for_publishing_while_rabbitmq_is_away(
+        exchange_and_queue: tuple[str, str]) -> None:
+    """The cross-server order (bot/scaling/ordering.py) waits for the broker's confirmation, but not during an
+    outage: the turn goes on at once, the events stay buffered and arrive in order once RabbitMQ is back."""
+    exchange, queue = exchange_and_queue
+    with TcpProxy("127.0.0.1", 5672) as proxy:
+        broker = BatchingRabbitMQEventBroker(f"amqp://guest:guest@127.0.0.1:{proxy.port}/", queues=[queue],
+                                             exchange_name=exchange, confirm_timeout_s=2)
+        broker.start()
+        try:
+            assert await asyncio.to_thread(broker.wait_connected, WAIT_S)
+            broker.publish(event(0))
+            assert await wait_until_published(broker, timeout_s=WAIT_S)
+            proxy.cut()
+            broker.publish(event(1))  # noticed as lost here at the latest: the confirmation cannot come
+            while broker.is_ready():
+                await asyncio.sleep(0.05)
+            broker.publish(event(2))
+            # With the whole wait allowed, it returns at once: False, nothing confirmed, nothing waited for.
+            assert not await asyncio.wait_for(wait_until_published(broker, timeout_s=3600), WAIT_S)
+            proxy.restore()
+            assert await asyncio.to_thread(broker.flush, WAIT_S), broker.stats()
+        finally:
+            await broker.close()
+    assert first_occurrences(texts(await take(queue, 3))) == ["Nachricht 0", "Nachricht 1", "Nachricht 2"]

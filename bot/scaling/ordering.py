@@ -9,7 +9,9 @@ At 200 conversations on two cores Rasa's publisher often needs longer than PUBLI
 
 A broker may offer `async def wait_published()` (all that was handed to it is confirmed by the broker); for
 Rasa's PikaEventBroker its pending publishing tasks are awaited (aio-pika publishes with publisher confirms).
-The wait is bounded: when RabbitMQ is unreachable, a turn is delayed by at most PUBLISH_WAIT_S.
+The wait is bounded (PUBLISH_WAIT_S), and skipped while the broker reports that it is not connected (its
+`is_ready()`): during a RabbitMQ outage conversations go on at full speed, the batching broker keeps their
+events in order in its buffer, and only the order across servers is not guaranteed until it is back.
 """
 from __future__ import annotations
 
@@ -25,7 +27,11 @@ PUBLISH_WAIT_S = 10.0
 
 
 async def wait_until_published(broker: Any, *, timeout_s: float = PUBLISH_WAIT_S) -> bool:
-    """Whether everything handed to `broker` so far is published (False: still pending after `timeout_s`)."""
+    """Whether everything handed to `broker` so far is published (False: still pending after `timeout_s`, or
+    the broker is not connected, in which case nothing is waited for)."""
+    is_ready = getattr(broker, "is_ready", None)
+    if callable(is_ready) and not is_ready():
+        return False
     wait = getattr(broker, "wait_published", None)
     if callable(wait):
         try:
