@@ -71,6 +71,19 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield url
 
 
+@pytest.fixture
+def stores(database_url: str, tmp_path: Path) -> tuple[str, str]:
+    """The tracker store and the analytics event broker beside `database_url`: SQLite files, or (tracker store)
+    the PostgreSQL test database, without a Rasa `events` table left by another test."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'conversations.db'}", f"sqlite:///{tmp_path / 'analytics_events.db'}"
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+    return database_url, f"sqlite:///{tmp_path / 'analytics_events.db'}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database migrated from nothing for this test alone, on each backend (the shared ones collect what

@@ -144,18 +144,6 @@ def leftovers(urls: list[str], values: list[str]) -> list[str]:
     return found
 
 
-@pytest.fixture
-def stores(database_url: str, tmp_path: Path) -> tuple[str, str]:
-    """The tracker store and the analytics event broker: SQLite files, or the PostgreSQL test database."""
-    if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'conversations.db'}", f"sqlite:///{tmp_path / 'analytics_events.db'}"
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS events"))
-    engine.dispose()
-    return database_url, f"sqlite:///{tmp_path / 'analytics_events.db'}"
-
-
 async def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_cancellation(
         database_url: str, stores: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     tracker_url, broker_url = stores

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
@@ -22,7 +21,7 @@ from bot.cli import service_commands
 from bot.conversation_store import RedactingSQLTrackerStore
 from bot.privacy.event_tables import EventTable
 from bot.privacy.retention import parse_interval, purge_expired, run_every
-from bot.records.database import make_engine, transaction
+from bot.records.database import transaction
 from bot.records.demo_data import seed_demo_customers
 from bot.records.models import (
     AgentMessage,
@@ -66,17 +65,6 @@ CONVERSATIONS = {
     "started-long-ago-but-active": (300, 20),  # its latest turn is recent: the whole conversation stays
     "recent": (3,),
 }
-
-
-@pytest.fixture
-def stores(database_url: str, tmp_path: Path) -> tuple[str, str]:
-    if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'conversations.db'}", f"sqlite:///{tmp_path / 'analytics_events.db'}"
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS events"))
-    engine.dispose()
-    return database_url, f"sqlite:///{tmp_path / 'analytics_events.db'}"
 
 
 async def _seed_conversations(tracker_url: str, broker_url: str, *, now: datetime = NOW) -> None:
